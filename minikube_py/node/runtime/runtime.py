@@ -1,0 +1,428 @@
+"""The pod runtime: sandboxes held by a pause PID 1, containers joining them, cgroups, OOM truth.
+
+It plays the role of a CRI runtime for the node agent: the agent translates Pods into
+``PodSandboxConfig``/``ContainerConfig`` and drives this object; tests drive it directly.
+
+Sandbox: new pid, net, ipc, uts and mount namespaces, held by ``catatonit -P`` (≈48 KiB of anonymous
+memory) as PID 1, with the pod's hostname, loopback up and a private /proc.  Containers join the pod's net,
+ipc and uts namespaces, get a mount namespace of their own with their own /proc, and either the pod's PID
+namespace (``shareProcessNamespace``) or a new one where they are PID 1, as in Kubernetes.
+
+OOM truth: the cgroup's OOM notifier only says "look"; an OOM kill is recorded when the container cgroup's
+``oom_kill`` counter has risen, and a container ends ``OOMKilled`` only when its main process died of
+SIGKILL *and* the counter rose — a ``kill -9`` by hand is ``Error``/137.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import dataclasses
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from minikube_py import errors
+from minikube_py.node.cgroups.driver import CgroupDriver, CgroupResources, CgroupStats, QOSTier, pod_cgroup_path
+from minikube_py.node.runtime import kmsg as kmsg_mod
+from minikube_py.node.runtime import spawner as spawner_mod
+
+log = logging.getLogger(__name__)
+
+PAUSE_OOM_SCORE_ADJ = -998  # containerd's defaultSandboxOOMAdj
+PAUSE_CPU_SHARES = 2  # containerd's defaultSandboxCPUshares
+PAUSE_CGROUP = "pause"
+NAMESPACE_TYPES = ("pid", "net", "ipc", "uts", "mnt")
+
+
+@dataclass(frozen=True)
+class PodSandboxConfig:
+    uid: str
+    name: str
+    namespace: str
+    hostname: str
+    share_process_namespace: bool = False
+    tier: QOSTier = QOSTier.BESTEFFORT
+    resources: CgroupResources = field(default_factory=CgroupResources)
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    name: str
+    argv: Sequence[str]
+    env: Sequence[tuple[str, str]] = ()
+    working_dir: str | None = None
+    resources: CgroupResources = field(default_factory=CgroupResources)
+    oom_score_adj: int | None = None
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+
+
+@dataclass
+class OomRecord:
+    """One memcg OOM kill in a container's cgroup, with what we could learn about it."""
+
+    container: str
+    kill_number: int  # the cgroup's oom_kill counter value for this kill (1, 2, ...)
+    detected_at: float  # wall clock
+    limit_bytes: int | None
+    peak_bytes: int | None
+    victim_pid: int | None = None  # host pid, from the kernel log when readable
+    victim_command: str | None = None
+    victim_anon_rss_bytes: int | None = None
+    main_process_killed: bool = False
+    # (seconds relative to detected_at, bytes): the container's memory usage over the last 30 s.
+    memory_curve: list[tuple[float, int]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class ContainerExit:
+    exit_code: int | None  # Kubernetes convention: 128+signal when signalled; None when unknown
+    signal: int | None
+    reason: str  # Completed | Error | OOMKilled | Unknown
+    message: str
+    started_at: float
+    finished_at: float
+    oom_kills: int
+
+
+@dataclass
+class Container:
+    config: ContainerConfig
+    sandbox: Sandbox
+    pid: int
+    cgroup: str
+    started_at: float
+    oom_records: list[OomRecord] = field(default_factory=list)
+    samples: collections.deque[tuple[float, int]] = field(default_factory=lambda: collections.deque(maxlen=128))
+    exit: ContainerExit | None = None
+    _notifier: object | None = None
+    _task: asyncio.Task[ContainerExit] | None = None
+    _oom_check: asyncio.Task[None] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.exit is None
+
+
+@dataclass
+class Sandbox:
+    config: PodSandboxConfig
+    pause_pid: int
+    cgroup: str
+    namespaces: dict[str, int]  # namespace type -> inode number
+    created_at: float
+    containers: dict[str, Container] = field(default_factory=dict)
+    _pause_exit: asyncio.Future[spawner_mod.ExitStatus] | None = None
+
+
+OomListener = Callable[[Container, OomRecord], None]
+
+
+class Runtime:
+    def __init__(
+        self,
+        driver: CgroupDriver,
+        *,
+        pause_argv: Sequence[str] = ("catatonit", "-P"),
+        spawner: spawner_mod.Spawner | None = None,
+        kmsg: kmsg_mod.KmsgWatcher | None = None,
+        clock: Callable[[], float] = time.time,
+        sample_interval: float = 0.25,
+        curve_window: float = 30.0,
+    ) -> None:
+        self.driver = driver
+        self._pause_argv = list(pause_argv)
+        self._spawner = spawner or spawner_mod.Spawner()
+        self._kmsg = kmsg if kmsg is not None else kmsg_mod.KmsgWatcher()
+        self._clock = clock
+        self._sample_interval = sample_interval
+        self._curve_window = curve_window
+        self._sandboxes: dict[str, Sandbox] = {}
+        self._sampler: asyncio.Task[None] | None = None
+        self._oom_listeners: list[OomListener] = []
+
+    # --- lifecycle of the runtime itself
+
+    async def start(self) -> None:
+        spawner_mod.become_subreaper()
+        self.driver.setup_node()
+        self._spawner.start()
+        await self._spawner.ping()
+        self._kmsg.start()
+        self._sampler = asyncio.create_task(self._sample_forever(), name="memory-sampler")
+
+    async def close(self) -> None:
+        """Stop the runtime's own helpers.  Pods are left running (they survive the agent)."""
+        if self._sampler:
+            self._sampler.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sampler
+        self._kmsg.stop()
+        self._spawner.close()
+
+    def add_oom_listener(self, listener: OomListener) -> None:
+        self._oom_listeners.append(listener)
+
+    @property
+    def sandboxes(self) -> dict[str, Sandbox]:
+        return dict(self._sandboxes)
+
+    # --- sandboxes
+
+    async def run_pod_sandbox(self, config: PodSandboxConfig) -> Sandbox:
+        if config.uid in self._sandboxes:
+            raise errors.AlreadyExists(f"pod sandbox {config.uid} exists")
+        pod_cg = pod_cgroup_path(config.tier, config.uid)
+        pause_cg = f"{pod_cg}/{PAUSE_CGROUP}"
+        self.driver.create(pod_cg, config.resources)
+        try:
+            self.driver.create(pause_cg, CgroupResources(cpu_shares=PAUSE_CPU_SHARES))
+            pid = await self._spawner.spawn(
+                spawner_mod.SpawnRequest(
+                    argv=self._pause_argv,
+                    cgroup_procs=self.driver.procs_files(pause_cg),
+                    unshare=list(NAMESPACE_TYPES),
+                    mount_proc=True,
+                    hostname=config.hostname,
+                    loopback_up=True,
+                    oom_score_adj=PAUSE_OOM_SCORE_ADJ,
+                )
+            )
+        except BaseException:
+            with contextlib.suppress(errors.CgroupError):
+                self.driver.remove(pod_cg)
+            raise
+        sandbox = Sandbox(
+            config=config,
+            pause_pid=pid,
+            cgroup=pod_cg,
+            namespaces={ns: os.stat(f"/proc/{pid}/ns/{ns}").st_ino for ns in NAMESPACE_TYPES},
+            created_at=self._clock(),
+        )
+        sandbox._pause_exit = spawner_mod.watch_exit(pid)
+        self._sandboxes[config.uid] = sandbox
+        return sandbox
+
+    async def remove_pod_sandbox(self, sandbox: Sandbox, grace: float = 0.0) -> None:
+        """Stop every container (SIGTERM, then SIGKILL after ``grace``), kill the pause, remove the cgroups."""
+        await asyncio.gather(*(self.stop_container(c, grace) for c in sandbox.containers.values() if c.running))
+        for c in sandbox.containers.values():
+            if c._task is not None:
+                await c._task
+        spawner_mod.signal_process(sandbox.pause_pid, signal.SIGKILL)
+        if sandbox._pause_exit is not None:
+            await sandbox._pause_exit
+        # Anything still in the pod's cgroups (e.g. escaped children) goes too.
+        await self._kill_and_wait_empty(sandbox.cgroup)
+        self.driver.remove(sandbox.cgroup)
+        self._sandboxes.pop(sandbox.config.uid, None)
+
+    # --- containers
+
+    async def start_container(self, sandbox: Sandbox, config: ContainerConfig) -> Container:
+        previous = sandbox.containers.get(config.name)
+        if previous is not None and previous.running:
+            raise errors.AlreadyExists(f"container {config.name} is running")
+        cg = f"{sandbox.cgroup}/{config.name}"
+        if self.driver.exists(cg):
+            self.driver.remove(cg)  # the previous instance's cgroup: start counters from zero
+        self.driver.create(cg, config.resources)
+        notifier = self.driver.open_oom_notifier(cg)
+        join = {"net": sandbox.pause_pid, "ipc": sandbox.pause_pid, "uts": sandbox.pause_pid}
+        if sandbox.config.share_process_namespace:
+            join["pid"] = sandbox.pause_pid
+            unshare = ["mnt"]
+        else:
+            unshare = ["pid", "mnt"]
+        try:
+            pid = await self._spawner.spawn(
+                spawner_mod.SpawnRequest(
+                    argv=list(config.argv),
+                    env=list(config.env),
+                    cwd=config.working_dir,
+                    cgroup_procs=self.driver.procs_files(cg),
+                    join=join,
+                    unshare=unshare,
+                    mount_proc=True,
+                    oom_score_adj=config.oom_score_adj,
+                    stdout=config.stdout_path,
+                    stderr=config.stderr_path,
+                )
+            )
+        except BaseException:
+            notifier.close()
+            with contextlib.suppress(errors.CgroupError):
+                self.driver.remove(cg)
+            raise
+        container = Container(config=config, sandbox=sandbox, pid=pid, cgroup=cg, started_at=self._clock())
+        container.samples = collections.deque(maxlen=int(self._curve_window / self._sample_interval) + 2)
+        container._notifier = notifier
+        asyncio.get_running_loop().add_reader(notifier.fileno(), self._on_oom_signal, container)
+        container._task = asyncio.create_task(self._supervise(container), name=f"container-{config.name}")
+        sandbox.containers[config.name] = container
+        return container
+
+    async def wait_container(self, container: Container) -> ContainerExit:
+        assert container._task is not None
+        return await asyncio.shield(container._task)
+
+    async def stop_container(self, container: Container, grace: float) -> ContainerExit:
+        """SIGTERM the main process; after ``grace`` seconds SIGKILL everything in the container's cgroup."""
+        assert container._task is not None
+        if container.running:
+            spawner_mod.signal_process(container.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(container._task), grace)
+            except asyncio.TimeoutError:
+                with contextlib.suppress(errors.CgroupNotFound):
+                    self.driver.kill_all(container.cgroup)
+        return await container._task
+
+    def container_stats(self, container: Container) -> CgroupStats:
+        return self.driver.stats(container.cgroup)
+
+    # --- supervision
+
+    async def _supervise(self, container: Container) -> ContainerExit:
+        status = await spawner_mod.watch_exit(container.pid)
+        finished = self._clock()
+        # The container is over when its main process is; whatever it left behind goes with it.
+        await self._kill_and_wait_empty(container.cgroup)
+        if container._oom_check is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await container._oom_check
+        count = self.driver.oom_kill_count(container.cgroup)
+        await self._record_ooms(container, count)
+        killed = status.signal == signal.SIGKILL
+        if container.oom_records and killed:
+            container.oom_records[-1].main_process_killed = True
+        exit_ = _classify(container, status, count, finished)
+        container.exit = exit_
+        self._stop_watching(container)
+        with contextlib.suppress(errors.CgroupError):
+            self.driver.remove(container.cgroup)
+        return exit_
+
+    def _stop_watching(self, container: Container) -> None:
+        # Close the notifier before rmdir: the v1 eventfd also fires when its cgroup is removed.
+        notifier = container._notifier
+        if notifier is not None:
+            fd = notifier.fileno()  # type: ignore[attr-defined]
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(fd)
+            notifier.close()  # type: ignore[attr-defined]
+            container._notifier = None
+
+    async def _kill_and_wait_empty(self, cgroup: str, timeout: float = 5.0) -> None:
+        try:
+            if not self.driver.pids(cgroup):
+                return
+            self.driver.kill_all(cgroup)
+        except errors.CgroupNotFound:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if not self.driver.pids(cgroup):
+                    return
+            except errors.CgroupNotFound:
+                return
+            await asyncio.sleep(0.005)
+        raise errors.CgroupBusy(f"processes still in {cgroup} {timeout}s after SIGKILL", path=cgroup)
+
+    def _on_oom_signal(self, container: Container) -> None:
+        notifier = container._notifier
+        if notifier is None:
+            return
+        notifier.drain()  # type: ignore[attr-defined]
+        # Usage right now is at (or near) the limit: the kill has not happened yet on v1.
+        with contextlib.suppress(errors.CgroupError):
+            container.samples.append((self._clock(), self.driver.memory_usage(container.cgroup)))
+        if container._oom_check is None or container._oom_check.done():
+            container._oom_check = asyncio.create_task(self._confirm_oom(container))
+
+    async def _confirm_oom(self, container: Container) -> None:
+        # The notifier fires before the kill completes; the counter moves a few ms later.
+        for delay in (0.002, 0.02, 0.1, 0.4):
+            await asyncio.sleep(delay)
+            try:
+                count = self.driver.oom_kill_count(container.cgroup)
+            except errors.CgroupNotFound:
+                return
+            if count > len(container.oom_records):
+                await self._record_ooms(container, count)
+                return
+
+    async def _record_ooms(self, container: Container, count: int) -> None:
+        if count <= len(container.oom_records):
+            return
+        now = self._clock()
+        limit = container.config.resources.memory_limit
+        peak: int | None = None
+        with contextlib.suppress(errors.CgroupError):
+            peak = self.driver.stats(container.cgroup).memory_peak
+        memcg = self.driver.kernel_memory_path(container.cgroup)
+        reports = await self._kmsg.wait_for(memcg, container.started_at - 1, timeout=0.25)
+        curve = [(round(t - now, 3), b) for t, b in container.samples if t >= now - self._curve_window]
+        for number in range(len(container.oom_records) + 1, count + 1):
+            report = reports[number - 1] if number - 1 < len(reports) else None
+            record = OomRecord(
+                container=container.config.name,
+                kill_number=number,
+                detected_at=now,
+                limit_bytes=limit,
+                peak_bytes=peak,
+                victim_pid=report.pid if report else None,
+                victim_command=report.command if report else None,
+                victim_anon_rss_bytes=report.anon_rss_bytes if report else None,
+                memory_curve=list(curve),
+            )
+            container.oom_records.append(record)
+            for listener in self._oom_listeners:
+                try:
+                    listener(container, record)
+                except Exception:  # a listener's bug must not stop supervision
+                    log.exception("OOM listener failed")
+
+    async def _sample_forever(self) -> None:
+        while True:
+            now = self._clock()
+            for sandbox in list(self._sandboxes.values()):
+                for container in list(sandbox.containers.values()):
+                    if container.running:
+                        with contextlib.suppress(errors.CgroupError):
+                            container.samples.append((now, self.driver.memory_usage(container.cgroup)))
+            await asyncio.sleep(self._sample_interval)
+
+
+def _classify(container: Container, status: spawner_mod.ExitStatus, oom_count: int, finished: float) -> ContainerExit:
+    code = status.container_exit_code
+    if not status.known:
+        reason, message = "Unknown", "the container's exit status could not be observed"
+    elif status.signal == signal.SIGKILL and oom_count > 0:
+        reason = "OOMKilled"
+        message = f"killed by the kernel OOM killer at memory limit {container.config.resources.memory_limit} bytes"
+    elif code == 0:
+        reason, message = "Completed", ""
+    else:
+        reason = "Error"
+        message = f"killed by signal {signal.Signals(status.signal).name}" if status.signal else ""
+    if oom_count and reason != "OOMKilled":
+        message = (message + "; " if message else "") + f"{oom_count} process(es) OOM-killed in the container"
+    return ContainerExit(
+        exit_code=code,
+        signal=status.signal,
+        reason=reason,
+        message=message,
+        started_at=container.started_at,
+        finished_at=finished,
+        oom_kills=oom_count,
+    )

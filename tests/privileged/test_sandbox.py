@@ -1,0 +1,182 @@
+"""Pod sandboxes for real: namespaces held by catatonit, containers joining them, clean removal.
+
+Runs on the host's cgroup v1 and, through the ``cgv2guest`` twin, inside a pure cgroup v2 QEMU guest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from minikube_py.node.cgroups.driver import CgroupResources, QOSTier
+from minikube_py.node.runtime.runtime import ContainerConfig, PodSandboxConfig, Runtime, Sandbox
+
+pytestmark = [pytest.mark.root, pytest.mark.cgv2guest]
+
+PY = [sys.executable, "-S", "-c"]
+
+
+def _sandbox_config(name: str, *, share: bool = False) -> PodSandboxConfig:
+    return PodSandboxConfig(
+        uid=str(uuid.uuid4()),
+        name=name,
+        namespace="default",
+        hostname=name,
+        share_process_namespace=share,
+        tier=QOSTier.BESTEFFORT,
+    )
+
+
+def _container(name: str, argv: list[str], out: Path) -> ContainerConfig:
+    return ContainerConfig(
+        name=name,
+        argv=argv,
+        env=[("PATH", os.environ.get("PATH", "/usr/bin:/bin"))],
+        resources=CgroupResources(cpu_shares=2),
+        stdout_path=str(out / f"{name}.out"),
+        stderr_path=str(out / f"{name}.err"),
+    )
+
+
+SERVER = """
+import socket
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 8080)); s.listen(1)
+c, _ = s.accept(); c.sendall(b"pong"); c.close()
+"""
+
+CLIENT = """
+import socket, time, os
+for _ in range(600):
+    try:
+        c = socket.create_connection(("127.0.0.1", 8080), timeout=1)
+        break
+    except OSError:
+        time.sleep(0.05)
+print("got", c.recv(16).decode())
+print("hostname", os.uname().nodename)
+print("ifaces", sorted(l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]))
+"""
+
+
+async def test_two_containers_share_net_uts_ipc(runtime: Runtime, tmp_path: Path) -> None:
+    sandbox = await runtime.run_pod_sandbox(_sandbox_config("web-pod"))
+    server = await runtime.start_container(sandbox, _container("server", [*PY, SERVER], tmp_path))
+    client = await runtime.start_container(sandbox, _container("client", [*PY, CLIENT], tmp_path))
+    # Namespaces as the host sees them: both containers are in the pause's net, ipc and uts namespaces.
+    for ns in ("net", "ipc", "uts"):
+        inode = sandbox.namespaces[ns]
+        assert os.stat(f"/proc/{server.pid}/ns/{ns}").st_ino == inode
+        assert os.stat(f"/proc/{client.pid}/ns/{ns}").st_ino == inode
+        assert inode != os.stat(f"/proc/self/ns/{ns}").st_ino
+    # Each container has its own PID and mount namespace without shareProcessNamespace.
+    assert os.stat(f"/proc/{server.pid}/ns/pid").st_ino != sandbox.namespaces["pid"]
+    c_exit = await asyncio.wait_for(runtime.wait_container(client), 120)
+    s_exit = await asyncio.wait_for(runtime.wait_container(server), 30)
+    out = (tmp_path / "client.out").read_text()
+    assert c_exit.reason == "Completed", (tmp_path / "client.err").read_text()
+    assert s_exit.reason == "Completed", (tmp_path / "server.err").read_text()
+    assert "got pong" in out
+    assert "hostname web-pod" in out
+    assert "ifaces ['lo']" in out  # no host interface is visible inside the pod
+    await runtime.remove_pod_sandbox(sandbox)
+
+
+async def test_ps_inside_pod_shows_only_pod_processes(runtime: Runtime, tmp_path: Path) -> None:
+    sandbox = await runtime.run_pod_sandbox(_sandbox_config("ps-pod", share=True))
+    await runtime.start_container(sandbox, _container("sleeper", ["sleep", "300"], tmp_path))
+    ps = await runtime.start_container(sandbox, _container("ps", ["ps", "-e", "-o", "pid=,comm="], tmp_path))
+    result = await asyncio.wait_for(runtime.wait_container(ps), 60)
+    assert result.reason == "Completed", (tmp_path / "ps.err").read_text()
+    rows = [line.split() for line in (tmp_path / "ps.out").read_text().splitlines() if line.strip()]
+    comms = sorted(comm for _, comm in rows)
+    assert comms == ["catatonit", "ps", "sleep"], rows
+    assert ["1", "catatonit"] in rows  # the pause is PID 1 of the shared PID namespace
+    await runtime.remove_pod_sandbox(sandbox)
+
+
+async def test_own_pid_namespace_without_share(runtime: Runtime, tmp_path: Path) -> None:
+    sandbox = await runtime.run_pod_sandbox(_sandbox_config("solo-pod"))
+    c = await runtime.start_container(
+        sandbox, _container("solo", ["sh", "-c", "echo pid=$$; ps -e -o comm= | sort | tr '\\n' ' '"], tmp_path)
+    )
+    await asyncio.wait_for(runtime.wait_container(c), 60)
+    out = (tmp_path / "solo.out").read_text()
+    assert "pid=1" in out  # the container's first process is PID 1 of its own namespace
+    assert "catatonit" not in out
+    await runtime.remove_pod_sandbox(sandbox)
+
+
+def _zombies_in_pid_namespace(pid_ns_inode: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            if os.stat(f"/proc/{entry}/ns/pid").st_ino != pid_ns_inode:
+                continue
+            with open(f"/proc/{entry}/stat") as f:
+                state = f.read().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if state == "Z":
+            found.append(int(entry))
+    return found
+
+
+async def test_shared_pid_namespace_pause_reaps_orphans(runtime: Runtime, tmp_path: Path) -> None:
+    sandbox = await runtime.run_pod_sandbox(_sandbox_config("reaper-pod", share=True))
+    # The inner shell exits at once; its 20 short sleeps are orphaned to PID 1 (the pause) and exit soon.
+    script = "sh -c 'for i in $(seq 20); do sleep 0.2 & done; exit 0'; echo spawned; exec sleep 300"
+    c = await runtime.start_container(sandbox, _container("orphaner", ["sh", "-c", script], tmp_path))
+    for _ in range(600):
+        if "spawned" in (tmp_path / "orphaner.out").read_text():
+            break
+        await asyncio.sleep(0.05)
+    # First check the orphans really belonged to the pause while they lived.
+    children = Path(f"/proc/{sandbox.pause_pid}/task/{sandbox.pause_pid}/children").read_text().split()
+    await asyncio.sleep(1.2)
+    assert _zombies_in_pid_namespace(sandbox.namespaces["pid"]) == []
+    assert c.running
+    assert children, "the orphaned sleeps were not re-parented to the pause"
+    await runtime.remove_pod_sandbox(sandbox)
+
+
+def _host_pids_in_namespace(ns_type: str, inode: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}/ns/{ns_type}").st_ino == inode:
+                    pids.append(int(entry))
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+    return pids
+
+
+async def test_removing_pod_leaves_nothing(runtime: Runtime, tmp_path: Path) -> None:
+    mounts_before = Path("/proc/self/mountinfo").read_text()
+    sandbox: Sandbox = await runtime.run_pod_sandbox(_sandbox_config("doomed", share=True))
+    a = await runtime.start_container(sandbox, _container("a", ["sleep", "300"], tmp_path))
+    # A container that ignores SIGTERM and has children: only SIGKILL through the cgroup ends it.
+    b = await runtime.start_container(
+        sandbox, _container("b", ["sh", "-c", "trap '' TERM; sleep 300 & sleep 301 & wait"], tmp_path)
+    )
+    await asyncio.sleep(0.3)
+    pids = [sandbox.pause_pid, a.pid, b.pid, *runtime.driver.pids(b.cgroup)]
+    cgroup_dirs = [os.path.join(root, sandbox.cgroup) for root in runtime.driver.roots()]  # type: ignore[attr-defined]
+    assert all(os.path.isdir(d) for d in cgroup_dirs)
+    await runtime.remove_pod_sandbox(sandbox, grace=0.5)
+    for pid in pids:
+        assert not os.path.exists(f"/proc/{pid}"), f"process {pid} survived"
+    for d in cgroup_dirs:
+        assert not os.path.exists(d), f"cgroup {d} survived"
+    for ns, inode in sandbox.namespaces.items():
+        assert _host_pids_in_namespace(ns, inode) == [], f"{ns} namespace still held"
+    assert Path("/proc/self/mountinfo").read_text() == mounts_before
+    assert b.exit is not None and b.exit.exit_code == 137
