@@ -22,7 +22,7 @@ from minikube_py.node.runtime.runtime import Runtime
 
 
 def _force_cleanup(driver: CgroupDriver) -> None:
-    for root in driver.roots():  # type: ignore[attr-defined]
+    for root in driver.roots():
         pids = common.pids_below(root)
         common.kill_pids(pids, 9)
         deadline = time.monotonic() + 5

@@ -23,7 +23,9 @@ pytestmark = [pytest.mark.root, pytest.mark.cgv2guest]
 MI = 1 << 20
 PY = [sys.executable, "-S", "-c"]
 # Allocate 200 MiB in 4 MiB steps (bytearray zero-fills, so every page is touched and charged).
-ALLOC_200MI = "import time\nb = []\nfor _ in range(50):\n    b.append(bytearray(4 << 20))\n    time.sleep(0.02)\n"
+ALLOC_200MI = (
+    "import time\nb = []\nfor _ in range(50):\n    b.append(bytearray(4 << 20))\n    time.sleep(0.02)\n"
+)
 
 
 async def _pod(runtime: Runtime, name: str, tier: QOSTier = QOSTier.BURSTABLE) -> Sandbox:
@@ -50,7 +52,12 @@ async def test_cpu_limit_200m_throttles_to_a_fifth_of_a_core(runtime: Runtime, t
     sandbox = await _pod(runtime, "cpu-pod")
     c = await runtime.start_container(
         sandbox,
-        _config("spin", [*PY, "while True: pass"], tmp_path, CgroupResources(cpu_shares=shares, cpu_quota_us=quota)),
+        _config(
+            "spin",
+            [*PY, "while True: pass"],
+            tmp_path,
+            CgroupResources(cpu_shares=shares, cpu_quota_us=quota),
+        ),
     )
     settings = runtime.driver.settings(c.cgroup)
     if "cpu.shares" in settings:  # v1
@@ -122,7 +129,9 @@ async def test_child_oom_under_parent_that_exits_0_is_recorded(
     # One record per kill the cgroup's oom_kill counter saw (a group kill counts every process it killed).
     assert result.oom_kills >= 1
     assert len(c.oom_records) == result.oom_kills
-    group_kill = runtime.driver.settings(f"{sandbox.cgroup}").get("memory.oom.group") is not None and whole_group
+    group_kill = (
+        runtime.driver.settings(f"{sandbox.cgroup}").get("memory.oom.group") is not None and whole_group
+    )
     if group_kill:
         # cgroup v2 memory.oom.group=1: the kernel kills every process of the container, the shell too.
         assert (result.reason, result.exit_code) == ("OOMKilled", 137)

@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.root, pytest.mark.cgv2guest]
 
 def test_cgroup_created_under_own_cgroup_and_removed(cgroup_driver: CgroupDriver) -> None:
     cgroup_driver.setup_node()
-    roots = cgroup_driver.roots()  # type: ignore[attr-defined]
+    roots = cgroup_driver.roots()
     for root in roots:
         assert os.path.isdir(root)
         # never at a hierarchy root: the node directory sits below the cgroup this process runs in

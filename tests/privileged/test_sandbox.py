@@ -103,7 +103,8 @@ async def test_ps_inside_pod_shows_only_pod_processes(runtime: Runtime, tmp_path
 async def test_own_pid_namespace_without_share(runtime: Runtime, tmp_path: Path) -> None:
     sandbox = await runtime.run_pod_sandbox(_sandbox_config("solo-pod"))
     c = await runtime.start_container(
-        sandbox, _container("solo", ["sh", "-c", "echo pid=$$; ps -e -o comm= | sort | tr '\\n' ' '"], tmp_path)
+        sandbox,
+        _container("solo", ["sh", "-c", "echo pid=$$; ps -e -o comm= | sort | tr '\\n' ' '"], tmp_path),
     )
     await asyncio.wait_for(runtime.wait_container(c), 60)
     out = (tmp_path / "solo.out").read_text()
@@ -169,7 +170,7 @@ async def test_removing_pod_leaves_nothing(runtime: Runtime, tmp_path: Path) -> 
     )
     await asyncio.sleep(0.3)
     pids = [sandbox.pause_pid, a.pid, b.pid, *runtime.driver.pids(b.cgroup)]
-    cgroup_dirs = [os.path.join(root, sandbox.cgroup) for root in runtime.driver.roots()]  # type: ignore[attr-defined]
+    cgroup_dirs = [os.path.join(root, sandbox.cgroup) for root in runtime.driver.roots()]
     assert all(os.path.isdir(d) for d in cgroup_dirs)
     await runtime.remove_pod_sandbox(sandbox, grace=0.5)
     for pid in pids:

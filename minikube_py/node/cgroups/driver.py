@@ -89,6 +89,9 @@ class OomNotifier(Protocol):
 class CgroupDriver(Protocol):
     name: str  # e.g. "cgroupfs v1": for node status and explanations only
 
+    def roots(self) -> list[str]:
+        """The directories that hold this node's cgroups, one per hierarchy."""
+
     def setup_node(self) -> None:
         """Create the node's root and the kubepods QoS tiers (idempotent)."""
 

@@ -25,7 +25,9 @@ class CgroupConfig:
 def new_driver(config: CgroupConfig | None = None) -> CgroupDriver:
     config = config or CgroupConfig()
     layout = detect.detect_layout(
-        cgroupfs=config.cgroupfs, mountinfo_path=config.mountinfo_path, proc_cgroup_path=config.proc_cgroup_path
+        cgroupfs=config.cgroupfs,
+        mountinfo_path=config.mountinfo_path,
+        proc_cgroup_path=config.proc_cgroup_path,
     )
     if layout.mode is detect.Mode.UNIFIED:
         return V2Driver(layout, parent=config.parent, node_dir=config.node_dir)

@@ -76,7 +76,9 @@ class _EventfdNotifier:
 class V1Driver:
     name = "cgroupfs v1"
 
-    def __init__(self, layout: CgroupLayout, *, parent: str | None = None, node_dir: str = "minikube_py") -> None:
+    def __init__(
+        self, layout: CgroupLayout, *, parent: str | None = None, node_dir: str = "minikube_py"
+    ) -> None:
         missing = [c for c in V1_REQUIRED if c not in layout.v1_mounts]
         if missing:
             raise errors.CgroupUnavailable(f"cgroup v1 controllers not mounted: {', '.join(missing)}")
@@ -104,7 +106,11 @@ class V1Driver:
     def setup_node(self) -> None:
         for root in self._hierarchy_roots:
             files.make_dir(root)
-        for rel in (KUBEPODS, f"{KUBEPODS}/{QOSTier.BURSTABLE.value}", f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}"):
+        for rel in (
+            KUBEPODS,
+            f"{KUBEPODS}/{QOSTier.BURSTABLE.value}",
+            f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}",
+        ):
             self.create(rel, CgroupResources())
         # The kubelet pins BestEffort's tier to the minimum weight.
         self.update(f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}", CgroupResources(cpu_shares=MIN_SHARES))
@@ -137,7 +143,9 @@ class V1Driver:
             limit = "max" if resources.pids_limit is None else str(resources.pids_limit)
             files.write_text(os.path.join(self._dir("pids", path), "pids.max"), limit)
         elif resources.pids_limit is not None:
-            raise errors.CgroupUnavailable("a pids limit was requested but the pids controller is not mounted")
+            raise errors.CgroupUnavailable(
+                "a pids limit was requested but the pids controller is not mounted"
+            )
 
     def _set_memory_limit(self, mem_dir: str, limit: int | None) -> None:
         mem = cgspy_controllers.MemoryController(cgspy_nodes.Node(mem_dir.encode()))

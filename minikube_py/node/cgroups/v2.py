@@ -52,7 +52,7 @@ def shares_to_weight(shares: int) -> int:
         return 10000
     log = math.log2(shares)
     exponent = (log * log + 125 * log) / 612.0 - 7.0 / 34.0
-    return int(math.ceil(math.pow(10, exponent)))
+    return math.ceil(math.pow(10, exponent))
 
 
 class _InotifyNotifier:
@@ -66,7 +66,7 @@ class _InotifyNotifier:
         if fd < 0:
             err = ctypes.get_errno()
             raise errors.CgroupError(f"inotify_init1: {os.strerror(err)}", errno=err)
-        self._fd = fd
+        self._fd = int(fd)
         path = os.path.join(cgroup_dir, "memory.events")
         if libc.inotify_add_watch(fd, path.encode(), _IN_MODIFY) < 0:
             err = ctypes.get_errno()
@@ -145,7 +145,11 @@ class V2Driver:
     def setup_node(self) -> None:
         self._enable_controllers(self._base_parent)
         files.make_dir(self._root)
-        for rel in (KUBEPODS, f"{KUBEPODS}/{QOSTier.BURSTABLE.value}", f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}"):
+        for rel in (
+            KUBEPODS,
+            f"{KUBEPODS}/{QOSTier.BURSTABLE.value}",
+            f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}",
+        ):
             self.create(rel, CgroupResources())
         self.update(f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}", CgroupResources(cpu_shares=MIN_SHARES))
 
@@ -178,10 +182,13 @@ class V2Driver:
         files.write_text(os.path.join(d, "cpu.max"), f"{quota} {resources.cpu_period_us}")
         if os.path.exists(os.path.join(d, "pids.max")):
             files.write_text(
-                os.path.join(d, "pids.max"), "max" if resources.pids_limit is None else str(resources.pids_limit)
+                os.path.join(d, "pids.max"),
+                "max" if resources.pids_limit is None else str(resources.pids_limit),
             )
         elif resources.pids_limit is not None:
-            raise errors.CgroupUnavailable("a pids limit was requested but the pids controller is not enabled")
+            raise errors.CgroupUnavailable(
+                "a pids limit was requested but the pids controller is not enabled"
+            )
 
     def remove(self, path: str) -> None:
         common.remove_tree(self._dir(path))
@@ -257,7 +264,14 @@ class V2Driver:
 
     def settings(self, path: str) -> dict[str, str]:
         out: dict[str, str] = {}
-        for name in ("memory.max", "memory.swap.max", "memory.oom.group", "cpu.weight", "cpu.max", "pids.max"):
+        for name in (
+            "memory.max",
+            "memory.swap.max",
+            "memory.oom.group",
+            "cpu.weight",
+            "cpu.max",
+            "pids.max",
+        ):
             with contextlib.suppress(errors.CgroupNotFound):
                 out[name] = files.read_text(os.path.join(self._dir(path), name)).strip()
         return out

@@ -84,7 +84,9 @@ class KmsgWatcher:
         if m:
             pid = int(m["pid"])
             memcg, task = self._pending.pop(pid, ("", m["comm"]))
-            self._reports.append(KernelOomReport(memcg, pid, m["comm"] or task, int(m["anon"]) * 1024, time.time()))
+            self._reports.append(
+                KernelOomReport(memcg, pid, m["comm"] or task, int(m["anon"]) * 1024, time.time())
+            )
             self._changed.set()
 
     def find(self, memcg: str, since: float) -> list[KernelOomReport]:

@@ -27,7 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from minikube_py import errors
-from minikube_py.node.cgroups.driver import CgroupDriver, CgroupResources, CgroupStats, QOSTier, pod_cgroup_path
+from minikube_py.node.cgroups.driver import (
+    CgroupDriver,
+    CgroupResources,
+    CgroupStats,
+    OomNotifier,
+    QOSTier,
+    pod_cgroup_path,
+)
 from minikube_py.node.runtime import kmsg as kmsg_mod
 from minikube_py.node.runtime import spawner as spawner_mod
 
@@ -101,9 +108,11 @@ class Container:
     cgroup: str
     started_at: float
     oom_records: list[OomRecord] = field(default_factory=list)
-    samples: collections.deque[tuple[float, int]] = field(default_factory=lambda: collections.deque(maxlen=128))
+    samples: collections.deque[tuple[float, int]] = field(
+        default_factory=lambda: collections.deque(maxlen=128)
+    )
     exit: ContainerExit | None = None
-    _notifier: object | None = None
+    _notifier: OomNotifier | None = None
     _task: asyncio.Task[ContainerExit] | None = None
     _oom_check: asyncio.Task[None] | None = None
 
@@ -212,8 +221,10 @@ class Runtime:
         return sandbox
 
     async def remove_pod_sandbox(self, sandbox: Sandbox, grace: float = 0.0) -> None:
-        """Stop every container (SIGTERM, then SIGKILL after ``grace``), kill the pause, remove the cgroups."""
-        await asyncio.gather(*(self.stop_container(c, grace) for c in sandbox.containers.values() if c.running))
+        """Stop every container (SIGTERM, SIGKILL after ``grace``), kill the pause, remove the cgroups."""
+        await asyncio.gather(
+            *(self.stop_container(c, grace) for c in sandbox.containers.values() if c.running)
+        )
         for c in sandbox.containers.values():
             if c._task is not None:
                 await c._task
@@ -281,7 +292,7 @@ class Runtime:
             spawner_mod.signal_process(container.pid, signal.SIGTERM)
             try:
                 await asyncio.wait_for(asyncio.shield(container._task), grace)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 with contextlib.suppress(errors.CgroupNotFound):
                     self.driver.kill_all(container.cgroup)
         return await container._task
@@ -315,10 +326,10 @@ class Runtime:
         # Close the notifier before rmdir: the v1 eventfd also fires when its cgroup is removed.
         notifier = container._notifier
         if notifier is not None:
-            fd = notifier.fileno()  # type: ignore[attr-defined]
+            fd = notifier.fileno()
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(fd)
-            notifier.close()  # type: ignore[attr-defined]
+            notifier.close()
             container._notifier = None
 
     async def _kill_and_wait_empty(self, cgroup: str, timeout: float = 5.0) -> None:
@@ -342,7 +353,7 @@ class Runtime:
         notifier = container._notifier
         if notifier is None:
             return
-        notifier.drain()  # type: ignore[attr-defined]
+        notifier.drain()
         # Usage right now is at (or near) the limit: the kill has not happened yet on v1.
         with contextlib.suppress(errors.CgroupError):
             container.samples.append((self._clock(), self.driver.memory_usage(container.cgroup)))
@@ -403,13 +414,17 @@ class Runtime:
             await asyncio.sleep(self._sample_interval)
 
 
-def _classify(container: Container, status: spawner_mod.ExitStatus, oom_count: int, finished: float) -> ContainerExit:
+def _classify(
+    container: Container, status: spawner_mod.ExitStatus, oom_count: int, finished: float
+) -> ContainerExit:
     code = status.container_exit_code
     if not status.known:
         reason, message = "Unknown", "the container's exit status could not be observed"
     elif status.signal == signal.SIGKILL and oom_count > 0:
         reason = "OOMKilled"
-        message = f"killed by the kernel OOM killer at memory limit {container.config.resources.memory_limit} bytes"
+        message = (
+            f"killed by the kernel OOM killer at memory limit {container.config.resources.memory_limit} bytes"
+        )
     elif code == 0:
         reason, message = "Completed", ""
     else:

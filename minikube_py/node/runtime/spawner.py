@@ -92,7 +92,9 @@ class Spawner:
         if "error" in reply:
             if pid:
                 _reap_quietly(pid)  # B exited (127) before exec; it is our child now
-            raise errors.SpawnError(str(reply["error"]), stage=str(reply.get("stage", "")), errno=int(reply.get("errno") or 0))
+            raise errors.SpawnError(
+                str(reply["error"]), stage=str(reply.get("stage", "")), errno=int(reply.get("errno") or 0)
+            )
         if not pid:
             raise errors.SpawnError("the zygote returned no pid", stage="zygote")
         return int(pid)

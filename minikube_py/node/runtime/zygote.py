@@ -14,6 +14,7 @@ exec succeeded.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -105,7 +106,9 @@ def _run_b(req: dict[str, Any], status_w: int) -> None:
                 os.chdir(req["cwd"])
             except OSError as e:
                 raise _StageError(
-                    "chdir", e.errno or 0, f"chdir to workingDir {req['cwd']!r} failed: {os.strerror(e.errno or 0).lower()}"
+                    "chdir",
+                    e.errno or 0,
+                    f"chdir to workingDir {req['cwd']!r} failed: {os.strerror(e.errno or 0).lower()}",
                 ) from e
         env = dict(req.get("env") or [])
         argv = list(req["argv"])
@@ -123,16 +126,14 @@ def _run_b(req: dict[str, Any], status_w: int) -> None:
         _report(status_w, e.stage, e.errno, e.message)
     except OSError as e:
         _report(status_w, stage, e.errno or 0, f"{stage}: {e.strerror or e}")
-    except BaseException as e:  # noqa: BLE001 - B must never return into the zygote's loop
+    except BaseException as e:
         _report(status_w, stage, 0, f"{stage}: {e!r}")
     os._exit(127)
 
 
 def _report(fd: int, stage: str, errno: int, message: str) -> None:
-    try:
+    with contextlib.suppress(OSError):
         os.write(fd, json.dumps({"stage": stage, "errno": errno, "error": message}).encode())
-    except OSError:
-        pass
 
 
 def _run_a(req: dict[str, Any], ns_fds: dict[str, int], status_w: int, pid_w: int) -> None:
@@ -142,7 +143,9 @@ def _run_a(req: dict[str, Any], ns_fds: dict[str, int], status_w: int, pid_w: in
         for procs in req.get("cgroup_procs") or []:
             fd = os.open(procs, os.O_WRONLY)
             try:
-                os.write(fd, b"0")  # "0" = the writing process; join before exec so all memory is charged here
+                os.write(
+                    fd, b"0"
+                )  # "0" = the writing process; join before exec so all memory is charged here
             finally:
                 os.close(fd)
         stage = "setns"
@@ -164,13 +167,13 @@ def _run_a(req: dict[str, Any], ns_fds: dict[str, int], status_w: int, pid_w: in
         os._exit(0)
     except OSError as e:
         _report(status_w, stage, e.errno or 0, f"{stage}: {e.strerror or e}")
-    except BaseException as e:  # noqa: BLE001
+    except BaseException as e:
         _report(status_w, stage, 0, f"{stage}: {e!r}")
     os._exit(1)
 
 
 def _read_all(fd: int, timeout: float) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP)
     while True:
@@ -190,7 +193,12 @@ def spawn(req: dict[str, Any]) -> dict[str, Any]:
             try:
                 ns_fds[ns] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
             except OSError as e:
-                return {"pid": None, "stage": "setns", "errno": e.errno, "error": f"open {path}: {e.strerror}"}
+                return {
+                    "pid": None,
+                    "stage": "setns",
+                    "errno": e.errno,
+                    "error": f"open {path}: {e.strerror}",
+                }
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
         a = os.fork()
@@ -234,7 +242,7 @@ def serve(sock: socket.socket) -> None:
                 reply = spawn(req)
             else:
                 reply = {"error": f"unknown op {req.get('op')!r}", "stage": "protocol", "errno": 22}
-        except Exception as e:  # noqa: BLE001 - the zygote must answer every request
+        except Exception as e:
             reply = {"pid": None, "error": f"zygote: {e!r}", "stage": "zygote", "errno": 0}
         sock.send(json.dumps(reply).encode())
 
