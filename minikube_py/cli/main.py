@@ -1,0 +1,198 @@
+"""The ``minikube-py`` command line: subcommands only, each a small function pair.
+
+Adding a verb means writing ``_configure_<verb>(parser)`` and ``_run_<verb>(args, out, err) -> int`` and
+listing them in ``COMMANDS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import minikube_py
+from minikube_py import manifests
+from minikube_py.api import codec, defaults, field, qos, types, validation
+
+PROG = "minikube-py"
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, TextIO, TextIO], int]
+
+
+def _add_file_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "-f",
+        "--filename",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="a manifest file, a directory of them, or - for standard input (repeatable)",
+    )
+    parser.add_argument(
+        "-R", "--recursive", action="store_true", help="process directories given with -f recursively"
+    )
+
+
+def object_ref(obj: types.KubeObject | dict[str, Any]) -> str:
+    """kubectl's ``kind/name`` (``pod/web``)."""
+    if isinstance(obj, dict):
+        kind = str(obj.get("kind") or "object")
+        metadata = obj.get("metadata")
+        name = metadata.get("name", "") if isinstance(metadata, dict) else ""
+    else:
+        kind = obj.kind
+        metadata_obj = getattr(obj, "metadata", None)
+        name = getattr(metadata_obj, "name", "") or getattr(metadata_obj, "generate_name", "")
+    return f"{kind.lower()}/{name}"
+
+
+def invalid_message(kind: str, name: str, errors: Sequence[field.FieldError]) -> str:
+    """kubectl's rendering of a 422: one error inline, several as a bulleted list."""
+    error = field.InvalidObject(kind, name, errors)
+    messages: list[str] = []
+    for e in errors:
+        if e.message() not in messages:
+            messages.append(e.message())
+    if len(messages) <= 1:
+        return f"The {error.message()}"
+    head = f"The {kind} {field.go_quote(name)} is invalid: "
+    return head + "".join(f"\n* {m}" for m in messages)
+
+
+def _print_warnings(warnings: Sequence[str], err: TextIO) -> None:
+    for warning in warnings:
+        err.write(f"Warning: {warning}\n")
+
+
+def _decode_and_default(manifest: manifests.Manifest, err: TextIO) -> types.KubeObject | None:
+    """Decode and default one object; report problems on ``err`` and return None when it is unusable."""
+    warnings: list[str] = []
+    try:
+        obj = codec.decode_object(manifest.data, warnings=warnings)
+    except codec.DecodeError as decode_error:
+        _print_warnings(decode_error.warnings, err)
+        err.write(invalid_message(decode_error.kind, decode_error.name, decode_error.errors) + "\n")
+        return None
+    _print_warnings(warnings, err)
+    defaults.default_object(obj)
+    return obj
+
+
+# ---- version -------------------------------------------------------------------------------------------
+
+
+def _configure_version(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+def _run_version(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    del args, err
+    out.write(f"{PROG} {minikube_py.__version__}\n")
+    return EXIT_OK
+
+
+# ---- validate ------------------------------------------------------------------------------------------
+
+
+def _configure_validate(parser: argparse.ArgumentParser) -> None:
+    _add_file_options(parser)
+
+
+def _run_validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    loaded = manifests.load(args.filename, recursive=args.recursive)
+    status = EXIT_OK
+    for manifest in loaded:
+        obj = _decode_and_default(manifest, err)
+        if obj is None:
+            status = EXIT_FAILED
+            continue
+        problems = validation.validate_object(obj)
+        if problems:
+            meta = getattr(obj, "metadata", None)
+            name = getattr(meta, "name", "") or getattr(meta, "generate_name", "")
+            err.write(invalid_message(obj.kind, name, problems) + "\n")
+            status = EXIT_FAILED
+        else:
+            out.write(f"{object_ref(obj)} validated\n")
+    return status
+
+
+# ---- convert -------------------------------------------------------------------------------------------
+
+
+def _configure_convert(parser: argparse.ArgumentParser) -> None:
+    _add_file_options(parser)
+    parser.add_argument(
+        "-o", "--output", choices=manifests.FORMATS, default="yaml", help="output format (default: yaml)"
+    )
+
+
+def _run_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    loaded = manifests.load(args.filename, recursive=args.recursive)
+    converted: list[dict[str, Any]] = []
+    status = EXIT_OK
+    for manifest in loaded:
+        obj = _decode_and_default(manifest, err)
+        if obj is None:
+            status = EXIT_FAILED
+            continue
+        if isinstance(obj, types.Pod):
+            obj.status.qos_class = str(qos.pod_qos_class(obj))
+        converted.append(codec.encode(obj))
+    if status == EXIT_OK and converted:
+        manifests.write(converted, args.output, out)
+    return status
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command("version", "print the version", _configure_version, _run_version),
+    Command(
+        "validate",
+        "decode, default and validate manifests the way the API server would",
+        _configure_validate,
+        _run_validate,
+    ),
+    Command("convert", "print manifests with every default filled in", _configure_convert, _run_convert),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description="A small Kubernetes that runs real processes.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        sub = subparsers.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(sub)
+        sub.set_defaults(run=command.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Entry point of the ``minikube-py`` console script; returns the exit status."""
+    stdout = out if out is not None else sys.stdout
+    stderr = err if err is not None else sys.stderr
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else EXIT_USAGE
+    try:
+        code: int = args.run(args, stdout, stderr)
+    except manifests.ManifestError as error:
+        stderr.write(f"error: {error}\n")
+        return EXIT_FAILED
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
