@@ -11,6 +11,8 @@ import os
 
 import pytest
 
+pytest_plugins = ["tests.vm.plugin"]
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if os.geteuid() == 0:
