@@ -129,9 +129,7 @@ def _flatten_lists(source: str, document: int, value: object) -> Iterator[Manife
                 source=source,
                 document=document,
             )
-        if item.get("kind") == "List" or (
-            isinstance(item.get("kind"), str) and item["kind"].endswith("List")
-        ):
+        if item.get("kind") == "List" or (isinstance(item.get("kind"), str) and item["kind"].endswith("List")):
             items = item.get("items")
             if items is None:
                 continue

@@ -75,9 +75,7 @@ def json_type_name(value: object) -> str:
 class DecodeError(field.InvalidObject):
     """The input could not be turned into the requested type; ``errors`` lists every problem with its path."""
 
-    def __init__(
-        self, kind: str, name: str, errors: list[field.FieldError], warnings: list[str] | None = None
-    ) -> None:
+    def __init__(self, kind: str, name: str, errors: list[field.FieldError], warnings: list[str] | None = None) -> None:
         super().__init__(kind, name, errors)
         self.warnings: list[str] = list(warnings or [])
 
@@ -420,9 +418,7 @@ API_VERSIONS["PriorityClass"] = "scheduling.k8s.io/v1"
 def decode_object(data: object, *, warnings: list[str] | None = None) -> types.KubeObject:
     """Decode an object whose type is named by its own ``apiVersion`` and ``kind``."""
     if not isinstance(data, Mapping):
-        raise DecodeError(
-            "Object", "", [field.type_invalid(field.Path(), json_type_name(data), "must be an object")]
-        )
+        raise DecodeError("Object", "", [field.type_invalid(field.Path(), json_type_name(data), "must be an object")])
     kind, name = _object_identity(data, "Object")
     kind_value = data.get("kind")
     api_version = data.get("apiVersion")
@@ -433,9 +429,7 @@ def decode_object(data: object, *, warnings: list[str] | None = None) -> types.K
         errors.append(field.not_supported("kind", kind_value, sorted(types.KINDS)))
     if not api_version:
         errors.append(field.required("apiVersion", "the object's apiVersion must be set"))
-    elif (
-        isinstance(kind_value, str) and kind_value in types.KINDS and api_version != API_VERSIONS[kind_value]
-    ):
+    elif isinstance(kind_value, str) and kind_value in types.KINDS and api_version != API_VERSIONS[kind_value]:
         errors.append(field.not_supported("apiVersion", api_version, [API_VERSIONS[kind_value]]))
     if errors:
         raise DecodeError(kind, name, errors)

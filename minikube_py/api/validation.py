@@ -36,8 +36,7 @@ DNS1123_SUBDOMAIN_ERR = (
 DNS1123_SUBDOMAIN_MAX_LENGTH = 253
 LABEL_KEY_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
 LABEL_KEY_ERR = (
-    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric "
-    "character"
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"
 )
 LABEL_KEY_NAME_MAX_LENGTH = 63
 LABEL_VALUE_FMT = "(" + LABEL_KEY_FMT + ")?"
@@ -144,9 +143,7 @@ def is_qualified_name(value: str) -> list[str]:
     elif len(name) > LABEL_KEY_NAME_MAX_LENGTH:
         errors.append("name part " + max_len_error(LABEL_KEY_NAME_MAX_LENGTH))
     if not _full_match(_LABEL_KEY_RE, name):
-        errors.append(
-            "name part " + regex_error(LABEL_KEY_ERR, LABEL_KEY_FMT, "MyName", "my.name", "123-abc")
-        )
+        errors.append("name part " + regex_error(LABEL_KEY_ERR, LABEL_KEY_FMT, "MyName", "my.name", "123-abc"))
     return errors
 
 
@@ -162,9 +159,7 @@ def is_valid_label_value(value: str) -> list[str]:
 def is_env_var_name(value: str) -> list[str]:
     errors: list[str] = []
     if not _full_match(_ENV_VAR_NAME_RE, value):
-        errors.append(
-            regex_error(ENV_VAR_NAME_ERR, ENV_VAR_NAME_FMT, "my.env-name", "MY_ENV.NAME", "MyEnvName1")
-        )
+        errors.append(regex_error(ENV_VAR_NAME_ERR, ENV_VAR_NAME_FMT, "my.env-name", "MY_ENV.NAME", "MyEnvName1"))
     # hasChDirPrefix: names that would be read as directories are refused too.
     if value == ".":
         errors.append("must not be '.'")
@@ -269,9 +264,7 @@ def validate_finalizer_name(name: str, path: field.PathLike) -> list[field.Field
     errors = [field.invalid(path, name, msg) for msg in is_qualified_name(name)]
     # validateKubeFinalizerName: an unqualified name must be one of the standard ones.
     if "/" not in name and name not in STANDARD_FINALIZERS:
-        errors.append(
-            field.invalid(path, name, "name is neither a standard finalizer name nor is it fully qualified")
-        )
+        errors.append(field.invalid(path, name, "name is neither a standard finalizer name nor is it fully qualified"))
     return errors
 
 
@@ -334,17 +327,13 @@ def validate_object_meta(
     return errors
 
 
-def _validate_owner_references(
-    refs: Sequence[types.OwnerReference], path: field.Path
-) -> list[field.FieldError]:
+def _validate_owner_references(refs: Sequence[types.OwnerReference], path: field.Path) -> list[field.FieldError]:
     errors: list[field.FieldError] = []
     controller = ""
     for ref in refs:
         # The version part of "group/version" (or of a bare "version") must not be empty.
         if not ref.api_version.rpartition("/")[2]:
-            errors.append(
-                field.invalid(path.child("apiVersion"), ref.api_version, "version must not be empty")
-            )
+            errors.append(field.invalid(path.child("apiVersion"), ref.api_version, "version must not be empty"))
         if not ref.kind:
             errors.append(field.invalid(path.child("kind"), ref.kind, "must not be empty"))
         if not ref.name:
@@ -491,9 +480,7 @@ def _hugepage_value_error(name: str, value: quantity.Quantity) -> str:
     return ""
 
 
-def validate_container_resources(
-    resources: types.ResourceRequirements, path: field.Path
-) -> list[field.FieldError]:
+def validate_container_resources(resources: types.ResourceRequirements, path: field.Path) -> list[field.FieldError]:
     """``ValidateContainerResourceRequirements``: names, quantities, request <= limit (== when required)."""
     errors: list[field.FieldError] = []
     limits_path = path.child("limits")
@@ -600,9 +587,7 @@ def _validate_env(env: Sequence[types.EnvVar], path: field.Path) -> list[field.F
         if var.name == "":
             errors.append(field.required(var_path.child("name")))
         else:
-            errors.extend(
-                field.invalid(var_path.child("name"), var.name, msg) for msg in is_env_var_name(var.name)
-            )
+            errors.extend(field.invalid(var_path.child("name"), var.name, msg) for msg in is_env_var_name(var.name))
         if var.value_from is None:
             continue
         from_path = var_path.child("valueFrom")
@@ -612,16 +597,13 @@ def _validate_env(env: Sequence[types.EnvVar], path: field.Path) -> list[field.F
                 field.invalid(
                     from_path,
                     "",
-                    "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or "
-                    "`secretKeyRef`",
+                    "must specify one of: `fieldRef`, `resourceFieldRef`, `configMapKeyRef` or `secretKeyRef`",
                 )
             )
         elif var.value != "":
             errors.append(field.invalid(from_path, "", "may not be specified when `value` is not empty"))
         elif sources > 1:
-            errors.append(
-                field.invalid(from_path, "", "may not have more than one field specified at a time")
-            )
+            errors.append(field.invalid(from_path, "", "may not have more than one field specified at a time"))
     return errors
 
 
@@ -644,9 +626,7 @@ def _validate_volume_mounts(
     return errors
 
 
-def _validate_probe_port(
-    port: int | str, container: types.Container, path: field.Path
-) -> list[field.FieldError]:
+def _validate_probe_port(port: int | str, container: types.Container, path: field.Path) -> list[field.FieldError]:
     if isinstance(port, int):
         return [field.invalid(path, port, msg) for msg in is_valid_port_num(port)]
     problems = is_valid_port_name(port)
@@ -658,9 +638,7 @@ def _validate_probe_port(
     return []
 
 
-def _validate_handler(
-    probe: types.Probe, container: types.Container, path: field.Path
-) -> list[field.FieldError]:
+def _validate_handler(probe: types.Probe, container: types.Container, path: field.Path) -> list[field.FieldError]:
     errors: list[field.FieldError] = []
     handlers = 0
     if probe.exec is not None:
@@ -725,16 +703,12 @@ def validate_probe(
             errors.append(field.invalid(path.child(name), value, "must be greater than or equal to 1"))
     grace = probe.termination_grace_period_seconds
     if grace is not None and grace <= 0:
-        errors.append(
-            field.invalid(path.child("terminationGracePeriodSeconds"), grace, "must be greater than 0")
-        )
+        errors.append(field.invalid(path.child("terminationGracePeriodSeconds"), grace, "must be greater than 0"))
     if kind in ("liveness", "startup") and probe.success_threshold != 1:
         errors.append(field.invalid(path.child("successThreshold"), probe.success_threshold, "must be 1"))
     if kind == "readiness" and grace is not None:
         errors.append(
-            field.invalid(
-                path.child("terminationGracePeriodSeconds"), grace, "must not be set for readinessProbes"
-            )
+            field.invalid(path.child("terminationGracePeriodSeconds"), grace, "must not be set for readinessProbes")
         )
     return errors
 
@@ -765,18 +739,14 @@ def _validate_container_common(
     if policy == "":
         errors.append(field.required(path.child("terminationMessagePolicy")))
     elif policy not in TERMINATION_MESSAGE_POLICIES:
-        errors.append(
-            field.not_supported(path.child("terminationMessagePolicy"), policy, TERMINATION_MESSAGE_POLICIES)
-        )
+        errors.append(field.not_supported(path.child("terminationMessagePolicy"), policy, TERMINATION_MESSAGE_POLICIES))
     errors.extend(_validate_ports(container.ports, path.child("ports")))
     errors.extend(_validate_env(container.env, path.child("env")))
     errors.extend(_validate_volume_mounts(container.volume_mounts, volumes, path.child("volumeMounts")))
     if container.image_pull_policy == "":
         errors.append(field.required(path.child("imagePullPolicy")))
     elif container.image_pull_policy not in PULL_POLICIES:
-        errors.append(
-            field.not_supported(path.child("imagePullPolicy"), container.image_pull_policy, PULL_POLICIES)
-        )
+        errors.append(field.not_supported(path.child("imagePullPolicy"), container.image_pull_policy, PULL_POLICIES))
     errors.extend(validate_container_resources(container.resources, path.child("resources")))
     return errors
 
@@ -811,9 +781,7 @@ def _validate_containers(spec: types.PodSpec, volumes: set[str], path: field.Pat
         errors.extend(_validate_probes(container, container_path))
         if container.restart_policy is not None:
             errors.append(
-                field.forbidden(
-                    container_path.child("restartPolicy"), "may not be set for non-init containers"
-                )
+                field.forbidden(container_path.child("restartPolicy"), "may not be set for non-init containers")
             )
     errors.extend(_host_port_conflicts((containers_path.index(i), c) for i, c in enumerate(spec.containers)))
 
@@ -825,9 +793,7 @@ def _validate_containers(spec: types.PodSpec, volumes: set[str], path: field.Pat
         if container.restart_policy is not None:
             if container.restart_policy != "Always":
                 errors.append(
-                    field.not_supported(
-                        container_path.child("restartPolicy"), container.restart_policy, ["Always"]
-                    )
+                    field.not_supported(container_path.child("restartPolicy"), container.restart_policy, ["Always"])
                 )
             restartable = container.restart_policy == "Always"
         if container.name in names:
@@ -855,9 +821,7 @@ def _validate_containers(spec: types.PodSpec, volumes: set[str], path: field.Pat
 # Pod spec
 
 
-def _validate_volumes(
-    volumes: Sequence[types.Volume], path: field.Path
-) -> tuple[set[str], list[field.FieldError]]:
+def _validate_volumes(volumes: Sequence[types.Volume], path: field.Path) -> tuple[set[str], list[field.FieldError]]:
     errors: list[field.FieldError] = []
     names: set[str] = set()
     for i, volume in enumerate(volumes):
@@ -907,8 +871,7 @@ def validate_tolerations(tolerations: Sequence[types.Toleration], path: field.Pa
                 field.invalid(
                     item.child("operator"),
                     toleration.operator,
-                    "operator must be Exists when `key` is empty, which means "
-                    '"match all values and all keys"',
+                    'operator must be Exists when `key` is empty, which means "match all values and all keys"',
                 )
             )
         if toleration.toleration_seconds is not None and toleration.effect != "NoExecute":
@@ -934,9 +897,7 @@ def validate_tolerations(tolerations: Sequence[types.Toleration], path: field.Pa
                     )
                 )
         else:
-            errors.append(
-                field.not_supported(item.child("operator"), toleration.operator, TOLERATION_OPERATORS)
-            )
+            errors.append(field.not_supported(item.child("operator"), toleration.operator, TOLERATION_OPERATORS))
         if toleration.effect and toleration.effect not in TAINT_EFFECTS:
             errors.append(field.not_supported(item.child("effect"), toleration.effect, TAINT_EFFECTS))
     return errors
@@ -954,23 +915,17 @@ def _validate_node_selector_requirement(
     elif operator in ("Exists", "DoesNotExist"):
         if requirement.values:
             errors.append(
-                field.forbidden(
-                    values_path, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"
-                )
+                field.forbidden(values_path, "may not be specified when `operator` is 'Exists' or 'DoesNotExist'")
             )
     elif operator in ("Gt", "Lt"):
         if len(requirement.values) != 1:
-            errors.append(
-                field.required(values_path, "must be specified single value when `operator` is 'Lt' or 'Gt'")
-            )
+            errors.append(field.required(values_path, "must be specified single value when `operator` is 'Lt' or 'Gt'"))
     else:
         errors.append(field.invalid(path.child("operator"), operator, "not a valid selector operator"))
     errors.extend(validate_label_name(requirement.key, path.child("key")))
     if check_values:
         for i, value in enumerate(requirement.values):
-            errors.extend(
-                field.invalid(values_path.index(i), value, msg) for msg in is_valid_label_value(value)
-            )
+            errors.extend(field.invalid(values_path.index(i), value, msg) for msg in is_valid_label_value(value))
     return errors
 
 
@@ -987,16 +942,13 @@ def _validate_node_field_requirement(
                 )
             )
     else:
-        errors.append(
-            field.invalid(path.child("operator"), requirement.operator, "not a valid selector operator")
-        )
+        errors.append(field.invalid(path.child("operator"), requirement.operator, "not a valid selector operator"))
     if requirement.key != "metadata.name":
         errors.append(field.invalid(path.child("key"), requirement.key, "not a valid field selector key"))
     else:
         for i, value in enumerate(requirement.values):
             errors.extend(
-                field.invalid(path.child("values").index(i), value, msg)
-                for msg in name_is_dns_subdomain(value, False)
+                field.invalid(path.child("values").index(i), value, msg) for msg in name_is_dns_subdomain(value, False)
             )
     return errors
 
@@ -1007,9 +959,7 @@ def _validate_node_selector_term(
     errors: list[field.FieldError] = []
     for j, requirement in enumerate(term.match_expressions):
         errors.extend(
-            _validate_node_selector_requirement(
-                requirement, path.child("matchExpressions").index(j), check_values
-            )
+            _validate_node_selector_requirement(requirement, path.child("matchExpressions").index(j), check_values)
         )
     for j, requirement in enumerate(term.match_fields):
         errors.extend(_validate_node_field_requirement(requirement, path.child("matchFields").index(j)))
@@ -1033,15 +983,11 @@ def validate_affinity(affinity: types.Affinity, path: field.Path) -> list[field.
     for i, preferred in enumerate(node_affinity.preferred_during_scheduling_ignored_during_execution):
         if not 1 <= preferred.weight <= 100:
             errors.append(
-                field.invalid(
-                    preferred_path.index(i).child("weight"), preferred.weight, "must be in the range 1-100"
-                )
+                field.invalid(preferred_path.index(i).child("weight"), preferred.weight, "must be in the range 1-100")
             )
         # Preferred terms may carry any label value: they can still match on a one-node cluster.
         errors.extend(
-            _validate_node_selector_term(
-                preferred.preference, preferred_path.index(i).child("preference"), False
-            )
+            _validate_node_selector_term(preferred.preference, preferred_path.index(i).child("preference"), False)
         )
     return errors
 
@@ -1053,9 +999,7 @@ def validate_pod_spec(spec: types.PodSpec, path: field.Path | None = None) -> li
         errors.append(field.required(base.child("terminationGracePeriodSeconds")))
     else:
         errors.extend(
-            validate_nonnegative(
-                spec.termination_grace_period_seconds, base.child("terminationGracePeriodSeconds")
-            )
+            validate_nonnegative(spec.termination_grace_period_seconds, base.child("terminationGracePeriodSeconds"))
         )
     volumes, volume_errors = _validate_volumes(spec.volumes, base.child("volumes"))
     errors.extend(volume_errors)
@@ -1120,16 +1064,12 @@ def validate_pod_spec(spec: types.PodSpec, path: field.Path | None = None) -> li
             errors.append(field.required(base.child("preemptionPolicy")))
         elif spec.preemption_policy not in PREEMPTION_POLICIES:
             errors.append(
-                field.not_supported(
-                    base.child("preemptionPolicy"), spec.preemption_policy, PREEMPTION_POLICIES
-                )
+                field.not_supported(base.child("preemptionPolicy"), spec.preemption_policy, PREEMPTION_POLICIES)
             )
     if spec.overhead:
         # validateOverhead reuses the container rules, with the overhead as limits.
         errors.extend(
-            validate_container_resources(
-                types.ResourceRequirements(limits=spec.overhead), base.child("overhead")
-            )
+            validate_container_resources(types.ResourceRequirements(limits=spec.overhead), base.child("overhead"))
         )
     return errors
 
@@ -1198,9 +1138,7 @@ def validate_node(node: types.Node) -> list[field.FieldError]:
                 continue
         if len(families) != len(node.spec.pod_cidrs):
             errors.append(
-                field.invalid(
-                    cidrs_path, node.spec.pod_cidrs, "may specify no more than one CIDR for each IP family"
-                )
+                field.invalid(cidrs_path, node.spec.pod_cidrs, "may specify no more than one CIDR for each IP family")
             )
     if node.spec.pod_cidr:
         errors.extend(
@@ -1210,9 +1148,7 @@ def validate_node(node: types.Node) -> list[field.FieldError]:
     return errors
 
 
-def _validate_quota_list(
-    resources: Mapping[str, quantity.Quantity], path: field.Path
-) -> list[field.FieldError]:
+def _validate_quota_list(resources: Mapping[str, quantity.Quantity], path: field.Path) -> list[field.FieldError]:
     errors: list[field.FieldError] = []
     for name, value in resources.items():
         key_path = path.key(name)

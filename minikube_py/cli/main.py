@@ -39,9 +39,7 @@ def _add_file_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="a manifest file, a directory of them, or - for standard input (repeatable)",
     )
-    parser.add_argument(
-        "-R", "--recursive", action="store_true", help="process directories given with -f recursively"
-    )
+    parser.add_argument("-R", "--recursive", action="store_true", help="process directories given with -f recursively")
 
 
 def object_ref(obj: types.KubeObject | dict[str, Any]) -> str:

@@ -25,9 +25,7 @@ class _Entry:
 
 
 class Backoff:
-    def __init__(
-        self, clock: Clock, *, initial: float = INITIAL_BACKOFF, maximum: float = MAX_BACKOFF
-    ) -> None:
+    def __init__(self, clock: Clock, *, initial: float = INITIAL_BACKOFF, maximum: float = MAX_BACKOFF) -> None:
         self._clock = clock
         self._initial = initial
         self._max = maximum

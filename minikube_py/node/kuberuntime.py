@@ -7,8 +7,6 @@ oom_score_adj follows §5, and ``$(VAR)`` expansion follows the API's ``expansio
 
 from __future__ import annotations
 
-import os
-
 from minikube_py.api import expansion, qos, quantity, types
 from minikube_py.node.cgroups.driver import (
     MIN_SHARES,
@@ -17,7 +15,7 @@ from minikube_py.node.cgroups.driver import (
     milli_cpu_to_quota,
     milli_cpu_to_shares,
 )
-from minikube_py.node.runtime.runtime import ContainerConfig, PodSandboxConfig
+from minikube_py.node.runtime.model import ContainerConfig, PodSandboxConfig
 
 # Without images there is no image config to supply PATH; use the conventional default (Docker's).
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -70,9 +68,7 @@ def pod_cgroup_resources(pod: types.Pod) -> CgroupResources:
     return CgroupResources(cpu_shares=shares, cpu_quota_us=quota, memory_limit=memory)
 
 
-def container_cgroup_resources(
-    container: types.Container, *, single_process_oom_kill: bool = False
-) -> CgroupResources:
+def container_cgroup_resources(container: types.Container, *, single_process_oom_kill: bool = False) -> CgroupResources:
     """A container's cgroup: shares from the cpu request (or limit), CFS quota and memory from limits."""
     cpu_request = _get(container.resources.requests, "cpu") or _get(container.resources.limits, "cpu")
     cpu_limit = _get(container.resources.limits, "cpu")
@@ -116,14 +112,12 @@ def container_config(
     container: types.Container,
     *,
     memory_capacity_bytes: int,
-    log_dir: str | None = None,
+    log_path: str | None = None,
     single_process_oom_kill: bool = False,
     pod_ip: str = "",
     host_ip: str = "",
 ) -> ContainerConfig:
-    env = expansion.container_environment(
-        container, field_values=downward_values(pod, pod_ip=pod_ip, host_ip=host_ip)
-    )
+    env = expansion.container_environment(container, field_values=downward_values(pod, pod_ip=pod_ip, host_ip=host_ip))
     names = {name for name, _ in env}
     # What an image's config and the runtime would add: PATH and HOSTNAME, unless the pod sets them.
     if "PATH" not in names:
@@ -137,6 +131,5 @@ def container_config(
         working_dir=container.working_dir or None,
         resources=container_cgroup_resources(container, single_process_oom_kill=single_process_oom_kill),
         oom_score_adj=qos.container_oom_score_adj(pod, container, memory_capacity_bytes),
-        stdout_path=os.path.join(log_dir, f"{container.name}.stdout") if log_dir else None,
-        stderr_path=os.path.join(log_dir, f"{container.name}.stderr") if log_dir else None,
+        log_path=log_path,
     )

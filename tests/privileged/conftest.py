@@ -11,6 +11,7 @@ import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -41,11 +42,20 @@ def cgroup_driver() -> Iterator[CgroupDriver]:
             _force_cleanup(driver)
 
 
-@pytest.fixture
-async def runtime(cgroup_driver: CgroupDriver) -> AsyncIterator[Runtime]:
+def pause_argv() -> tuple[str, str]:
     pause = shutil.which("catatonit")
     assert pause, "catatonit is not installed: run `make install`"
-    rt = Runtime(cgroup_driver, pause_argv=(pause, "-P"))
+    return (pause, "-P")
+
+
+@pytest.fixture
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("state")
+
+
+@pytest.fixture
+async def runtime(cgroup_driver: CgroupDriver, state_dir: Path) -> AsyncIterator[Runtime]:
+    rt = Runtime(cgroup_driver, state_dir=str(state_dir), pause_argv=pause_argv())
     await rt.start()
     try:
         yield rt
@@ -53,4 +63,4 @@ async def runtime(cgroup_driver: CgroupDriver) -> AsyncIterator[Runtime]:
         for sandbox in list(rt.sandboxes.values()):
             with contextlib.suppress(Exception):
                 await rt.remove_pod_sandbox(sandbox, grace=0)
-        await rt.close()
+        await rt.close(shutdown_shim=True)

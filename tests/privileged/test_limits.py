@@ -16,16 +16,16 @@ import pytest
 
 from minikube_py.node.cgroups import v2 as cgroup_v2
 from minikube_py.node.cgroups.driver import CgroupResources, QOSTier, milli_cpu_to_quota, milli_cpu_to_shares
-from minikube_py.node.runtime.runtime import ContainerConfig, PodSandboxConfig, Runtime, Sandbox
+from minikube_py.node.runtime.model import ContainerConfig, PodSandboxConfig, Sandbox
+from minikube_py.node.runtime.runtime import Runtime
+from tests.privileged.logtext import stream_text
 
 pytestmark = [pytest.mark.root, pytest.mark.cgv2guest]
 
 MI = 1 << 20
 PY = [sys.executable, "-S", "-c"]
 # Allocate 200 MiB in 4 MiB steps (bytearray zero-fills, so every page is touched and charged).
-ALLOC_200MI = (
-    "import time\nb = []\nfor _ in range(50):\n    b.append(bytearray(4 << 20))\n    time.sleep(0.02)\n"
-)
+ALLOC_200MI = "import time\nb = []\nfor _ in range(50):\n    b.append(bytearray(4 << 20))\n    time.sleep(0.02)\n"
 
 
 async def _pod(runtime: Runtime, name: str, tier: QOSTier = QOSTier.BURSTABLE) -> Sandbox:
@@ -40,8 +40,7 @@ def _config(name: str, argv: list[str], out: Path, resources: CgroupResources) -
         argv=argv,
         env=[("PATH", os.environ.get("PATH", "/usr/bin:/bin"))],
         resources=resources,
-        stdout_path=str(out / f"{name}.out"),
-        stderr_path=str(out / f"{name}.err"),
+        log_path=str(out / f"{name}.log"),
     )
 
 
@@ -84,7 +83,7 @@ async def test_memory_limit_oom_kill_is_reported_with_a_record(runtime: Runtime,
         sandbox, _config("hog", [*PY, ALLOC_200MI], tmp_path, CgroupResources(memory_limit=limit))
     )
     result = await asyncio.wait_for(runtime.wait_container(c), 120)
-    assert result.reason == "OOMKilled", (result, (tmp_path / "hog.err").read_text())
+    assert result.reason == "OOMKilled", (result, stream_text(tmp_path / "hog.log", "stderr"))
     assert result.exit_code == 137 and result.signal == signal.SIGKILL
     assert result.oom_kills >= 1
     record = c.oom_records[0]
@@ -129,15 +128,13 @@ async def test_child_oom_under_parent_that_exits_0_is_recorded(
     # One record per kill the cgroup's oom_kill counter saw (a group kill counts every process it killed).
     assert result.oom_kills >= 1
     assert len(c.oom_records) == result.oom_kills
-    group_kill = (
-        runtime.driver.settings(f"{sandbox.cgroup}").get("memory.oom.group") is not None and whole_group
-    )
+    group_kill = runtime.driver.settings(f"{sandbox.cgroup}").get("memory.oom.group") is not None and whole_group
     if group_kill:
         # cgroup v2 memory.oom.group=1: the kernel kills every process of the container, the shell too.
         assert (result.reason, result.exit_code) == ("OOMKilled", 137)
     else:
         assert (result.reason, result.exit_code) == ("Completed", 0)
-        assert "child-status=137" in (tmp_path / "parent.out").read_text()
+        assert "child-status=137" in stream_text(tmp_path / "parent.log")
         assert not c.oom_records[0].main_process_killed
         assert "OOM-killed" in result.message
     await runtime.remove_pod_sandbox(sandbox)

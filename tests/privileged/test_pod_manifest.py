@@ -14,6 +14,7 @@ import yaml
 from minikube_py.api import codec, defaults, types
 from minikube_py.node import kuberuntime
 from minikube_py.node.runtime.runtime import Runtime
+from tests.privileged.logtext import stream_text
 
 pytestmark = [pytest.mark.root, pytest.mark.cgv2guest]
 
@@ -47,15 +48,14 @@ async def test_manifest_runs_with_kubelet_semantics(runtime: Runtime, tmp_path: 
     sandbox = await runtime.run_pod_sandbox(kuberuntime.sandbox_config(pod))
     assert sandbox.cgroup == f"kubepods/burstable/pod{pod.metadata.uid}"
     cfg = kuberuntime.container_config(
-        pod, pod.spec.containers[0], memory_capacity_bytes=capacity, log_dir=str(tmp_path)
+        pod, pod.spec.containers[0], memory_capacity_bytes=capacity, log_path=str(tmp_path / "app.log")
     )
     c = await runtime.start_container(sandbox, cfg)
-    out = tmp_path / "app.stdout"
     for _ in range(400):
-        if out.exists() and len(out.read_text().splitlines()) >= 2:
+        if len(stream_text(tmp_path / "app.log").splitlines()) >= 2:
             break
         await asyncio.sleep(0.05)
-    first, adj = out.read_text().splitlines()[:2]
+    first, adj = stream_text(tmp_path / "app.log").splitlines()[:2]
     assert first == "hello world from greeter on greeter-host in /tmp"
     expected_adj = max(3, min(999, 1000 - (1000 * (256 << 20)) // capacity))
     assert int(adj) == expected_adj  # raising oom_score_adj needs no privilege, so this is exact

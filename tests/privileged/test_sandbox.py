@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from minikube_py.node.cgroups.driver import CgroupResources, QOSTier
-from minikube_py.node.runtime.runtime import ContainerConfig, PodSandboxConfig, Runtime, Sandbox
+from minikube_py.node.runtime.model import ContainerConfig, PodSandboxConfig, Sandbox
+from minikube_py.node.runtime.runtime import Runtime
+from tests.privileged.logtext import stream_text
 
 pytestmark = [pytest.mark.root, pytest.mark.cgv2guest]
 
@@ -38,8 +40,7 @@ def _container(name: str, argv: list[str], out: Path) -> ContainerConfig:
         argv=argv,
         env=[("PATH", os.environ.get("PATH", "/usr/bin:/bin"))],
         resources=CgroupResources(cpu_shares=2),
-        stdout_path=str(out / f"{name}.out"),
-        stderr_path=str(out / f"{name}.err"),
+        log_path=str(out / f"{name}.log"),
     )
 
 
@@ -78,9 +79,9 @@ async def test_two_containers_share_net_uts_ipc(runtime: Runtime, tmp_path: Path
     assert os.stat(f"/proc/{server.pid}/ns/pid").st_ino != sandbox.namespaces["pid"]
     c_exit = await asyncio.wait_for(runtime.wait_container(client), 120)
     s_exit = await asyncio.wait_for(runtime.wait_container(server), 30)
-    out = (tmp_path / "client.out").read_text()
-    assert c_exit.reason == "Completed", (tmp_path / "client.err").read_text()
-    assert s_exit.reason == "Completed", (tmp_path / "server.err").read_text()
+    out = stream_text(tmp_path / "client.log")
+    assert c_exit.reason == "Completed", stream_text(tmp_path / "client.log", "stderr")
+    assert s_exit.reason == "Completed", stream_text(tmp_path / "server.log", "stderr")
     assert "got pong" in out
     assert "hostname web-pod" in out
     assert "ifaces ['lo']" in out  # no host interface is visible inside the pod
@@ -92,8 +93,8 @@ async def test_ps_inside_pod_shows_only_pod_processes(runtime: Runtime, tmp_path
     await runtime.start_container(sandbox, _container("sleeper", ["sleep", "300"], tmp_path))
     ps = await runtime.start_container(sandbox, _container("ps", ["ps", "-e", "-o", "pid=,comm="], tmp_path))
     result = await asyncio.wait_for(runtime.wait_container(ps), 60)
-    assert result.reason == "Completed", (tmp_path / "ps.err").read_text()
-    rows = [line.split() for line in (tmp_path / "ps.out").read_text().splitlines() if line.strip()]
+    assert result.reason == "Completed", stream_text(tmp_path / "ps.log", "stderr")
+    rows = [line.split() for line in stream_text(tmp_path / "ps.log").splitlines() if line.strip()]
     comms = sorted(comm for _, comm in rows)
     assert comms == ["catatonit", "ps", "sleep"], rows
     assert ["1", "catatonit"] in rows  # the pause is PID 1 of the shared PID namespace
@@ -107,7 +108,7 @@ async def test_own_pid_namespace_without_share(runtime: Runtime, tmp_path: Path)
         _container("solo", ["sh", "-c", "echo pid=$$; ps -e -o comm= | sort | tr '\\n' ' '"], tmp_path),
     )
     await asyncio.wait_for(runtime.wait_container(c), 60)
-    out = (tmp_path / "solo.out").read_text()
+    out = stream_text(tmp_path / "solo.log")
     assert "pid=1" in out  # the container's first process is PID 1 of its own namespace
     assert "catatonit" not in out
     await runtime.remove_pod_sandbox(sandbox)
@@ -136,7 +137,7 @@ async def test_shared_pid_namespace_pause_reaps_orphans(runtime: Runtime, tmp_pa
     script = "sh -c 'for i in $(seq 20); do sleep 0.2 & done; exit 0'; echo spawned; exec sleep 300"
     c = await runtime.start_container(sandbox, _container("orphaner", ["sh", "-c", script], tmp_path))
     for _ in range(600):
-        if "spawned" in (tmp_path / "orphaner.out").read_text():
+        if "spawned" in stream_text(tmp_path / "orphaner.log"):
             break
         await asyncio.sleep(0.05)
     # First check the orphans really belonged to the pause while they lived.

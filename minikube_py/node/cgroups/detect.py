@@ -119,9 +119,7 @@ def detect_layout(
     return layout_from(mounts, own, cgroupfs=cgroupfs)
 
 
-def layout_from(
-    mounts: list[Mount], own: dict[str, str], *, cgroupfs: str = "/sys/fs/cgroup"
-) -> CgroupLayout:
+def layout_from(mounts: list[Mount], own: dict[str, str], *, cgroupfs: str = "/sys/fs/cgroup") -> CgroupLayout:
     cgroupfs = os.path.normpath(cgroupfs)
     unified: Mount | None = None
     v1: dict[str, Mount] = {}

@@ -76,9 +76,7 @@ class _EventfdNotifier:
 class V1Driver:
     name = "cgroupfs v1"
 
-    def __init__(
-        self, layout: CgroupLayout, *, parent: str | None = None, node_dir: str = "minikube_py"
-    ) -> None:
+    def __init__(self, layout: CgroupLayout, *, parent: str | None = None, node_dir: str = "minikube_py") -> None:
         missing = [c for c in V1_REQUIRED if c not in layout.v1_mounts]
         if missing:
             raise errors.CgroupUnavailable(f"cgroup v1 controllers not mounted: {', '.join(missing)}")
@@ -143,9 +141,7 @@ class V1Driver:
             limit = "max" if resources.pids_limit is None else str(resources.pids_limit)
             files.write_text(os.path.join(self._dir("pids", path), "pids.max"), limit)
         elif resources.pids_limit is not None:
-            raise errors.CgroupUnavailable(
-                "a pids limit was requested but the pids controller is not mounted"
-            )
+            raise errors.CgroupUnavailable("a pids limit was requested but the pids controller is not mounted")
 
     def _set_memory_limit(self, mem_dir: str, limit: int | None) -> None:
         mem = cgspy_controllers.MemoryController(cgspy_nodes.Node(mem_dir.encode()))
@@ -193,9 +189,7 @@ class V1Driver:
         return files.read_int(os.path.join(self._dir("memory", path), "memory.usage_in_bytes"))
 
     def oom_kill_count(self, path: str) -> int:
-        return files.read_flat_keyed(os.path.join(self._dir("memory", path), "memory.oom_control")).get(
-            "oom_kill", 0
-        )
+        return files.read_flat_keyed(os.path.join(self._dir("memory", path), "memory.oom_control")).get("oom_kill", 0)
 
     def stats(self, path: str) -> CgroupStats:
         mem_dir = self._dir("memory", path)

@@ -128,9 +128,7 @@ class V2Driver:
         if not missing:
             return
         try:
-            files.write_text(
-                os.path.join(cgroup_dir, "cgroup.subtree_control"), " ".join(f"+{c}" for c in missing)
-            )
+            files.write_text(os.path.join(cgroup_dir, "cgroup.subtree_control"), " ".join(f"+{c}" for c in missing))
         except errors.CgroupBusy as err:
             raise errors.CgroupUnavailable(
                 f"cannot enable {missing} for the children of {cgroup_dir}: it holds processes "
@@ -186,9 +184,7 @@ class V2Driver:
                 "max" if resources.pids_limit is None else str(resources.pids_limit),
             )
         elif resources.pids_limit is not None:
-            raise errors.CgroupUnavailable(
-                "a pids limit was requested but the pids controller is not enabled"
-            )
+            raise errors.CgroupUnavailable("a pids limit was requested but the pids controller is not enabled")
 
     def remove(self, path: str) -> None:
         common.remove_tree(self._dir(path))

@@ -26,7 +26,7 @@ class KernelOomReport:
     pid: int
     command: str
     anon_rss_bytes: int | None
-    seen_at: float  # wall clock
+    seen_at: float  # wall clock of the kernel's record
 
 
 class KmsgWatcher:
@@ -42,13 +42,16 @@ class KmsgWatcher:
         return self._fd >= 0
 
     def start(self) -> bool:
-        """Open the log and skip what is already there; False if not readable (then victims stay unnamed)."""
+        """Open the log and read what it still holds (OOM kills while no agent ran are named too).
+
+        Returns False if the log is not readable; then victims stay unnamed.
+        """
         try:
             self._fd = os.open(self._path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            os.lseek(self._fd, 0, os.SEEK_END)
         except OSError:
             self._fd = -1
             return False
+        self._on_readable()
         asyncio.get_running_loop().add_reader(self._fd, self._on_readable)
         return True
 
@@ -74,7 +77,13 @@ class KmsgWatcher:
             self.feed(record.decode(errors="replace"))
 
     def feed(self, record: str) -> None:
-        _, _, message = record.partition(";")
+        prefix, _, message = record.partition(";")
+        fields = prefix.split(",")
+        # The third prefix field is the kernel's timestamp in µs since boot (CLOCK_MONOTONIC).
+        try:
+            when = time.time() - (time.monotonic() - int(fields[2]) / 1e6)
+        except (IndexError, ValueError):
+            when = time.time()
         message = message.split("\n", 1)[0]
         m = _OOM_KILL.search(message)
         if m:
@@ -84,9 +93,7 @@ class KmsgWatcher:
         if m:
             pid = int(m["pid"])
             memcg, task = self._pending.pop(pid, ("", m["comm"]))
-            self._reports.append(
-                KernelOomReport(memcg, pid, m["comm"] or task, int(m["anon"]) * 1024, time.time())
-            )
+            self._reports.append(KernelOomReport(memcg, pid, m["comm"] or task, int(m["anon"]) * 1024, when))
             self._changed.set()
 
     def find(self, memcg: str, since: float) -> list[KernelOomReport]:

@@ -18,13 +18,11 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import dataclasses
 import logging
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Sequence
 
 from minikube_py import errors
 from minikube_py.node.cgroups.driver import (
@@ -32,107 +30,37 @@ from minikube_py.node.cgroups.driver import (
     CgroupResources,
     CgroupStats,
     OomNotifier,
-    QOSTier,
     pod_cgroup_path,
 )
 from minikube_py.node.runtime import kmsg as kmsg_mod
 from minikube_py.node.runtime import spawner as spawner_mod
+from minikube_py.node.runtime import state
+from minikube_py.node.runtime.model import (
+    NAMESPACE_TYPES,
+    PAUSE_CGROUP,
+    PAUSE_CPU_SHARES,
+    PAUSE_OOM_SCORE_ADJ,
+    Container,
+    ContainerConfig,
+    ContainerExit,
+    ExecResult,
+    OomRecord,
+    PodSandboxConfig,
+    Sandbox,
+)
 
 log = logging.getLogger(__name__)
 
-PAUSE_OOM_SCORE_ADJ = -998  # containerd's defaultSandboxOOMAdj
-PAUSE_CPU_SHARES = 2  # containerd's defaultSandboxCPUshares
-PAUSE_CGROUP = "pause"
-NAMESPACE_TYPES = ("pid", "net", "ipc", "uts", "mnt")
-
-
-@dataclass(frozen=True)
-class PodSandboxConfig:
-    uid: str
-    name: str
-    namespace: str
-    hostname: str
-    share_process_namespace: bool = False
-    tier: QOSTier = QOSTier.BESTEFFORT
-    resources: CgroupResources = field(default_factory=CgroupResources)
-
-
-@dataclass(frozen=True)
-class ContainerConfig:
-    name: str
-    argv: Sequence[str]
-    env: Sequence[tuple[str, str]] = ()
-    working_dir: str | None = None
-    resources: CgroupResources = field(default_factory=CgroupResources)
-    oom_score_adj: int | None = None
-    stdout_path: str | None = None
-    stderr_path: str | None = None
-
-
-@dataclass
-class OomRecord:
-    """One memcg OOM kill in a container's cgroup, with what we could learn about it."""
-
-    container: str
-    kill_number: int  # the cgroup's oom_kill counter value for this kill (1, 2, ...)
-    detected_at: float  # wall clock
-    limit_bytes: int | None
-    peak_bytes: int | None
-    victim_pid: int | None = None  # host pid, from the kernel log when readable
-    victim_command: str | None = None
-    victim_anon_rss_bytes: int | None = None
-    main_process_killed: bool = False
-    # (seconds relative to detected_at, bytes): the container's memory usage over the last 30 s.
-    memory_curve: list[tuple[float, int]] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
-
-
-@dataclass(frozen=True)
-class ContainerExit:
-    exit_code: int | None  # Kubernetes convention: 128+signal when signalled; None when unknown
-    signal: int | None
-    reason: str  # Completed | Error | OOMKilled | Unknown
-    message: str
-    started_at: float
-    finished_at: float
-    oom_kills: int
-
-
-@dataclass
-class Container:
-    config: ContainerConfig
-    sandbox: Sandbox
-    pid: int
-    cgroup: str
-    started_at: float
-    oom_records: list[OomRecord] = field(default_factory=list)
-    samples: collections.deque[tuple[float, int]] = field(
-        default_factory=lambda: collections.deque(maxlen=128)
-    )
-    exit: ContainerExit | None = None
-    _notifier: OomNotifier | None = None
-    _task: asyncio.Task[ContainerExit] | None = None
-    _oom_check: asyncio.Task[None] | None = None
-
-    @property
-    def running(self) -> bool:
-        return self.exit is None
-
-
-@dataclass
-class Sandbox:
-    config: PodSandboxConfig
-    pause_pid: int
-    cgroup: str
-    namespaces: dict[str, int]  # namespace type -> inode number
-    created_at: float
-    containers: dict[str, Container] = field(default_factory=dict)
-    _pause_exit: asyncio.Future[spawner_mod.ExitStatus] | None = None
-
-
 OomListener = Callable[[Container, OomRecord], None]
+
+
+def _start_ticks(pid: int) -> int | None:
+    """A process's start time (clock ticks since boot, /proc/PID/stat field 22): tells a pid from its reuse."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 class Runtime:
@@ -140,6 +68,7 @@ class Runtime:
         self,
         driver: CgroupDriver,
         *,
+        state_dir: str,
         pause_argv: Sequence[str] = ("catatonit", "-P"),
         spawner: spawner_mod.Spawner | None = None,
         kmsg: kmsg_mod.KmsgWatcher | None = None,
@@ -148,8 +77,9 @@ class Runtime:
         curve_window: float = 30.0,
     ) -> None:
         self.driver = driver
+        self._state = state.StateStore(state_dir)
         self._pause_argv = list(pause_argv)
-        self._spawner = spawner or spawner_mod.Spawner()
+        self._spawner = spawner or spawner_mod.Spawner(os.path.join(state_dir, "shim.sock"))
         self._kmsg = kmsg if kmsg is not None else kmsg_mod.KmsgWatcher()
         self._clock = clock
         self._sample_interval = sample_interval
@@ -161,21 +91,28 @@ class Runtime:
     # --- lifecycle of the runtime itself
 
     async def start(self) -> None:
-        spawner_mod.become_subreaper()
+        """Set up the node's cgroups, connect to (or start) the node shim, and re-adopt surviving pods."""
         self.driver.setup_node()
-        self._spawner.start()
-        await self._spawner.ping()
+        await self._spawner.start()
         self._kmsg.start()
+        await self._recover()
         self._sampler = asyncio.create_task(self._sample_forever(), name="memory-sampler")
 
-    async def close(self) -> None:
-        """Stop the runtime's own helpers.  Pods are left running (they survive the agent)."""
+    async def close(self, *, shutdown_shim: bool = False) -> None:
+        """Stop the runtime's own helpers.  Pods keep running (they outlive the agent) unless removed first."""
         if self._sampler:
             self._sampler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sampler
+        for sandbox in self._sandboxes.values():
+            for container in sandbox.containers.values():
+                if container._task is not None and not container._task.done():
+                    container._task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await container._task
+                self._stop_watching(container)
         self._kmsg.stop()
-        self._spawner.close()
+        await self._spawner.close(shutdown_shim=shutdown_shim)
 
     def add_oom_listener(self, listener: OomListener) -> None:
         self._oom_listeners.append(listener)
@@ -215,26 +152,34 @@ class Runtime:
             cgroup=pod_cg,
             namespaces={ns: os.stat(f"/proc/{pid}/ns/{ns}").st_ino for ns in NAMESPACE_TYPES},
             created_at=self._clock(),
+            pause_start_ticks=_start_ticks(pid),
         )
-        sandbox._pause_exit = spawner_mod.watch_exit(pid)
         self._sandboxes[config.uid] = sandbox
+        self._state.save(sandbox)
         return sandbox
 
     async def remove_pod_sandbox(self, sandbox: Sandbox, grace: float = 0.0) -> None:
         """Stop every container (SIGTERM, SIGKILL after ``grace``), kill the pause, remove the cgroups."""
-        await asyncio.gather(
-            *(self.stop_container(c, grace) for c in sandbox.containers.values() if c.running)
-        )
+        await asyncio.gather(*(self.stop_container(c, grace) for c in sandbox.containers.values() if c.running))
         for c in sandbox.containers.values():
             if c._task is not None:
                 await c._task
-        spawner_mod.signal_process(sandbox.pause_pid, signal.SIGKILL)
-        if sandbox._pause_exit is not None:
-            await sandbox._pause_exit
+        if spawner_mod.signal_process(sandbox.pause_pid, signal.SIGKILL) or sandbox.pause_alive:
+            with contextlib.suppress(errors.SpawnError):
+                await self._wait_pause(sandbox)
         # Anything still in the pod's cgroups (e.g. escaped children) goes too.
         await self._kill_and_wait_empty(sandbox.cgroup)
         self.driver.remove(sandbox.cgroup)
         self._sandboxes.pop(sandbox.config.uid, None)
+        self._state.delete(sandbox.config.uid)
+
+    async def _wait_pause(self, sandbox: Sandbox) -> None:
+        if sandbox.pause_supervised:
+            await self._spawner.wait_exit(sandbox.pause_pid)
+            await self._spawner.forget([sandbox.pause_pid])
+        else:
+            await spawner_mod.watch_pid_exit(sandbox.pause_pid)
+        sandbox.pause_alive = False
 
     # --- containers
 
@@ -253,6 +198,8 @@ class Runtime:
             unshare = ["mnt"]
         else:
             unshare = ["pid", "mnt"]
+        if config.log_path:
+            os.makedirs(os.path.dirname(config.log_path), exist_ok=True)
         try:
             pid = await self._spawner.spawn(
                 spawner_mod.SpawnRequest(
@@ -264,8 +211,9 @@ class Runtime:
                     unshare=unshare,
                     mount_proc=True,
                     oom_score_adj=config.oom_score_adj,
-                    stdout=config.stdout_path,
-                    stderr=config.stderr_path,
+                    log_path=config.log_path,
+                    log_max_size=config.log_max_size,
+                    log_max_files=config.log_max_files,
                 )
             )
         except BaseException:
@@ -273,13 +221,35 @@ class Runtime:
             with contextlib.suppress(errors.CgroupError):
                 self.driver.remove(cg)
             raise
-        container = Container(config=config, sandbox=sandbox, pid=pid, cgroup=cg, started_at=self._clock())
-        container.samples = collections.deque(maxlen=int(self._curve_window / self._sample_interval) + 2)
-        container._notifier = notifier
-        asyncio.get_running_loop().add_reader(notifier.fileno(), self._on_oom_signal, container)
-        container._task = asyncio.create_task(self._supervise(container), name=f"container-{config.name}")
+        container = Container(
+            config=config,
+            sandbox=sandbox,
+            pid=pid,
+            cgroup=cg,
+            started_at=self._clock(),
+            start_ticks=_start_ticks(pid),
+        )
+        self._adopt(container, notifier, self._spawner.wait_exit(pid), supervised=True)
         sandbox.containers[config.name] = container
+        self._state.save(sandbox)
         return container
+
+    def _adopt(
+        self,
+        container: Container,
+        notifier: OomNotifier | None,
+        exit_source: Awaitable[spawner_mod.ExitStatus],
+        *,
+        supervised: bool,
+    ) -> None:
+        container.samples = collections.deque(maxlen=int(self._curve_window / self._sample_interval) + 2)
+        if notifier is not None:
+            container._notifier = notifier
+            asyncio.get_running_loop().add_reader(notifier.fileno(), self._on_oom_signal, container)
+        container._task = asyncio.create_task(
+            self._supervise(container, exit_source, supervised=supervised),
+            name=f"container-{container.config.name}",
+        )
 
     async def wait_container(self, container: Container) -> ContainerExit:
         assert container._task is not None
@@ -297,20 +267,95 @@ class Runtime:
                     self.driver.kill_all(container.cgroup)
         return await container._task
 
+    async def exec_in_container(
+        self,
+        container: Container,
+        argv: Sequence[str],
+        *,
+        timeout: float | None = None,
+        env: Sequence[tuple[str, str]] | None = None,
+    ) -> ExecResult:
+        """Run ``argv`` in the container's namespaces and cgroup; returns its exit code and output.
+
+        On ``timeout`` the whole process group is SIGKILLed and reaped (no strays), and ``timed_out`` is set.
+        """
+        if not container.running:
+            raise errors.NotFound(f"container {container.config.name} is not running")
+        pid = await self._spawner.spawn(
+            spawner_mod.SpawnRequest(
+                argv=list(argv),
+                env=list(container.config.env if env is None else env),
+                cwd=container.config.working_dir,
+                cgroup_procs=self.driver.procs_files(container.cgroup),
+                join={ns: container.pid for ns in ("ipc", "uts", "net", "pid", "mnt")},
+                capture=True,
+            )
+        )
+        timed_out = False
+        try:
+            status = await asyncio.wait_for(asyncio.shield(self._spawner.wait_exit(pid)), timeout)
+        except TimeoutError:
+            timed_out = True
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)  # the exec'd process leads its own session and group
+            status = await self._spawner.wait_exit(pid)
+        await self._spawner.forget([pid])
+        return ExecResult(status.container_exit_code, status.stdout, status.stderr, timed_out)
+
     def container_stats(self, container: Container) -> CgroupStats:
         return self.driver.stats(container.cgroup)
 
+    # --- recovery after an agent restart
+
+    async def _recover(self) -> None:
+        alive, exited = await self._spawner.known_processes()
+        for record in self._state.load_all():
+            uid = record["config"]["uid"]
+            if uid in self._sandboxes:
+                continue
+            sandbox = state.sandbox_from_record(record)
+            pause_same = _start_ticks(sandbox.pause_pid) == sandbox.pause_start_ticks
+            sandbox.pause_supervised = sandbox.pause_pid in alive or sandbox.pause_pid in exited
+            sandbox.pause_alive = sandbox.pause_pid in alive or (pause_same and sandbox.pause_pid not in exited)
+            self._sandboxes[uid] = sandbox
+            for crecord in record.get("containers", {}).values():
+                container = state.container_from_record(crecord, sandbox)
+                sandbox.containers[container.config.name] = container
+                if crecord.get("exit"):
+                    container.exit = state.exit_from_record(crecord["exit"])
+                    continue
+                pid = container.pid
+                notifier = None
+                with contextlib.suppress(errors.CgroupError):
+                    notifier = self.driver.open_oom_notifier(container.cgroup)
+                source: Awaitable[spawner_mod.ExitStatus]
+                if pid in alive or pid in exited:
+                    # The shim kept watching: the exit status is exact, even if it ended while we were away.
+                    source = self._spawner.wait_exit(pid)
+                    supervised = True
+                elif _start_ticks(pid) == container.start_ticks:
+                    source = _unknown_when_gone(pid)  # alive but not our shim's child: exit code unknowable
+                    supervised = False
+                else:
+                    source = _already_gone()
+                    supervised = False
+                self._adopt(container, notifier, source, supervised=supervised)
+
     # --- supervision
 
-    async def _supervise(self, container: Container) -> ContainerExit:
-        status = await spawner_mod.watch_exit(container.pid)
-        finished = self._clock()
+    async def _supervise(
+        self, container: Container, exit_source: Awaitable[spawner_mod.ExitStatus], *, supervised: bool
+    ) -> ContainerExit:
+        status = await exit_source
+        finished = status.finished_at or self._clock()
         # The container is over when its main process is; whatever it left behind goes with it.
         await self._kill_and_wait_empty(container.cgroup)
         if container._oom_check is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await container._oom_check
-        count = self.driver.oom_kill_count(container.cgroup)
+        count = 0
+        with contextlib.suppress(errors.CgroupNotFound):
+            count = self.driver.oom_kill_count(container.cgroup)
         await self._record_ooms(container, count)
         killed = status.signal == signal.SIGKILL
         if container.oom_records and killed:
@@ -320,15 +365,19 @@ class Runtime:
         self._stop_watching(container)
         with contextlib.suppress(errors.CgroupError):
             self.driver.remove(container.cgroup)
+        if container.sandbox.config.uid in self._sandboxes:
+            self._state.save(container.sandbox)
+        if supervised:
+            with contextlib.suppress(errors.SpawnError):
+                await self._spawner.forget([container.pid])
         return exit_
 
     def _stop_watching(self, container: Container) -> None:
         # Close the notifier before rmdir: the v1 eventfd also fires when its cgroup is removed.
         notifier = container._notifier
         if notifier is not None:
-            fd = notifier.fileno()
             with contextlib.suppress(Exception):
-                asyncio.get_running_loop().remove_reader(fd)
+                asyncio.get_running_loop().remove_reader(notifier.fileno())
             notifier.close()
             container._notifier = None
 
@@ -414,17 +463,25 @@ class Runtime:
             await asyncio.sleep(self._sample_interval)
 
 
-def _classify(
-    container: Container, status: spawner_mod.ExitStatus, oom_count: int, finished: float
-) -> ContainerExit:
+async def _unknown_when_gone(pid: int) -> spawner_mod.ExitStatus:
+    await spawner_mod.watch_pid_exit(pid)
+    return spawner_mod.ExitStatus(exit_code=None, signal=None)
+
+
+async def _already_gone() -> spawner_mod.ExitStatus:
+    return spawner_mod.ExitStatus(exit_code=None, signal=None)
+
+
+def _classify(container: Container, status: spawner_mod.ExitStatus, oom_count: int, finished: float) -> ContainerExit:
     code = status.container_exit_code
     if not status.known:
-        reason, message = "Unknown", "the container's exit status could not be observed"
+        reason = "ContainerStatusUnknown"
+        message = "the container ended while no one was watching; its exit code is unknown"
+        if oom_count:
+            reason = "OOMKilled"  # the counter proves the kernel killed it for memory
     elif status.signal == signal.SIGKILL and oom_count > 0:
         reason = "OOMKilled"
-        message = (
-            f"killed by the kernel OOM killer at memory limit {container.config.resources.memory_limit} bytes"
-        )
+        message = f"killed by the kernel OOM killer at memory limit {container.config.resources.memory_limit} bytes"
     elif code == 0:
         reason, message = "Completed", ""
     else:

@@ -1,23 +1,24 @@
-"""Agent-side client of the zygote (see ``zygote.py``), plus exit watching for the processes it starts."""
+"""Agent-side client of the node shim (see ``zygote.py``): spawn requests, exit events, recovery."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from minikube_py import errors
-from minikube_py.node.runtime import libc
 
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
+MAX_MESSAGE = 1 << 20
 
 
 @dataclass
@@ -32,97 +33,26 @@ class SpawnRequest:
     hostname: str | None = None
     loopback_up: bool = False
     oom_score_adj: int | None = None
-    stdout: str | None = None
-    stderr: str | None = None
+    log_path: str | None = None  # CRI-format log file fed by the shim
+    log_max_size: int = 10 << 20
+    log_max_files: int = 5
+    capture: bool = False  # keep stdout/stderr in memory and return them with the exit (exec)
 
-    def to_json(self) -> bytes:
-        body: dict[str, Any] = {"op": "spawn", **self.__dict__}
+    def to_message(self) -> dict[str, Any]:
+        body = asdict(self)
         body["env"] = [list(kv) for kv in self.env]
-        return json.dumps(body).encode()
-
-
-class Spawner:
-    """Starts the zygote and sends it spawn requests, one at a time."""
-
-    def __init__(self, python: str = sys.executable) -> None:
-        self._python = python
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._sock: socket.socket | None = None
-        self._lock = asyncio.Lock()
-
-    @property
-    def pid(self) -> int | None:
-        return self._proc.pid if self._proc else None
-
-    def start(self) -> None:
-        if self._proc is not None:
-            return
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        env = {"PYTHONPATH": _PACKAGE_PARENT, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        self._proc = subprocess.Popen(
-            [self._python, "-S", "-m", "minikube_py.node.runtime.zygote", str(theirs.fileno())],
-            pass_fds=(theirs.fileno(),),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            close_fds=True,
-        )
-        theirs.close()
-        ours.setblocking(False)
-        self._sock = ours
-
-    async def _call(self, payload: bytes) -> dict[str, Any]:
-        if self._sock is None:
-            raise errors.SpawnError("spawner not started", stage="zygote")
-        loop = asyncio.get_running_loop()
-        async with self._lock:
-            await loop.sock_sendall(self._sock, payload)
-            data = await loop.sock_recv(self._sock, 1 << 20)
-        if not data:
-            raise errors.SpawnError("the zygote exited", stage="zygote")
-        reply: dict[str, Any] = json.loads(data)
-        return reply
-
-    async def ping(self) -> int:
-        return int((await self._call(b'{"op": "ping"}'))["pong"])
-
-    async def spawn(self, request: SpawnRequest) -> int:
-        """Start a process; returns its pid (our child).  Raises SpawnError if it never reached exec."""
-        reply = await self._call(request.to_json())
-        pid = reply.get("pid")
-        if "error" in reply:
-            if pid:
-                _reap_quietly(pid)  # B exited (127) before exec; it is our child now
-            raise errors.SpawnError(
-                str(reply["error"]), stage=str(reply.get("stage", "")), errno=int(reply.get("errno") or 0)
-            )
-        if not pid:
-            raise errors.SpawnError("the zygote returned no pid", stage="zygote")
-        return int(pid)
-
-    def close(self) -> None:
-        if self._sock is not None:
-            self._sock.close()
-            self._sock = None
-        if self._proc is not None:
-            try:
-                self._proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
-            self._proc = None
-
-
-def _reap_quietly(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
+        return body
 
 
 @dataclass(frozen=True)
 class ExitStatus:
-    """How a process ended.  ``exit_code`` and ``signal`` are None when it was not our child (unknown)."""
+    """How a process ended.  ``exit_code`` and ``signal`` are both None when nobody saw it end."""
 
     exit_code: int | None
     signal: int | None
+    finished_at: float | None = None
+    stdout: str = ""
+    stderr: str = ""
 
     @property
     def known(self) -> bool:
@@ -136,42 +66,193 @@ class ExitStatus:
         return self.exit_code
 
     @classmethod
-    def from_wait_status(cls, status: int) -> ExitStatus:
-        if os.WIFSIGNALED(status):
-            return cls(exit_code=None, signal=os.WTERMSIG(status))
-        return cls(exit_code=os.WEXITSTATUS(status), signal=None)
+    def from_event(cls, event: dict[str, Any]) -> ExitStatus:
+        return cls(
+            exit_code=event.get("exit_code"),
+            signal=event.get("signal"),
+            finished_at=event.get("finished_at"),
+            stdout=event.get("stdout", ""),
+            stderr=event.get("stderr", ""),
+        )
 
 
-def watch_exit(pid: int) -> asyncio.Future[ExitStatus]:
-    """A future that resolves when ``pid`` exits (pidfd readable), reaping it if it is our child."""
+class Spawner:
+    """Connects to the node shim at ``socket_path``, starting it first if none is listening."""
+
+    def __init__(self, socket_path: str, python: str = sys.executable) -> None:
+        self.socket_path = socket_path
+        self._python = python
+        self._sock: socket.socket | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._exits: dict[int, ExitStatus] = {}
+        self._waiters: dict[int, list[asyncio.Future[ExitStatus]]] = {}
+        self.started_shim = False
+        self._shim_pid: int | None = None
+
+    @property
+    def shim_pid(self) -> int | None:
+        return self._shim_pid
+
+    async def start(self) -> None:
+        if self._sock is not None:
+            return
+        sock = self._try_connect()
+        if sock is None:
+            self._launch()
+            sock = self._try_connect()
+            if sock is None:
+                raise errors.SpawnError(f"the node shim did not listen on {self.socket_path}", stage="shim")
+            self.started_shim = True
+        sock.setblocking(False)
+        self._sock = sock
+        self._reader = asyncio.create_task(self._read_forever(), name="shim-reader")
+        self._shim_pid = int((await self.request("ping"))["pong"])
+
+    def _try_connect(self) -> socket.socket | None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+        try:
+            sock.connect(self.socket_path)
+            return sock
+        except (FileNotFoundError, ConnectionRefusedError):
+            sock.close()
+            return None
+
+    def _launch(self) -> None:
+        os.makedirs(os.path.dirname(self.socket_path) or ".", exist_ok=True)
+        ready_r, ready_w = os.pipe()
+        env = {"PYTHONPATH": _PACKAGE_PARENT, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        # Its own session: the shim outlives the agent (kill -9, restart) and ignores the agent's terminal.
+        self._proc = subprocess.Popen(
+            [self._python, "-S", "-m", "minikube_py.node.runtime.zygote", self.socket_path, str(ready_w)],
+            pass_fds=(ready_w,),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
+            start_new_session=True,
+        )
+        os.close(ready_w)
+        with os.fdopen(ready_r, "rb") as ready:
+            ready.read()  # EOF once the socket is bound (or the shim died)
+
+    async def _read_forever(self) -> None:
+        assert self._sock is not None
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                data = await loop.sock_recv(self._sock, MAX_MESSAGE)
+                if not data:
+                    break
+                message = json.loads(data)
+                if message.get("event") == "exit":
+                    self._on_exit(message)
+                    continue
+                fut = self._pending.pop(message.get("id"), None)
+                if fut is not None and not fut.done():
+                    fut.set_result(message)
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            lost = errors.SpawnError("lost the connection to the node shim", stage="shim")
+            for fut in self._pending.values():
+                if not fut.done():
+                    fut.set_exception(lost)
+            self._pending.clear()
+
+    def _on_exit(self, event: dict[str, Any]) -> None:
+        pid = int(event["pid"])
+        status = ExitStatus.from_event(event)
+        self._exits[pid] = status
+        for fut in self._waiters.pop(pid, []):
+            if not fut.done():
+                fut.set_result(status)
+
+    async def request(self, op: str, **fields: Any) -> dict[str, Any]:
+        if self._sock is None:
+            raise errors.SpawnError("spawner not started", stage="shim")
+        loop = asyncio.get_running_loop()
+        rid = next(self._ids)
+        fut: asyncio.Future[dict[str, Any]] = loop.create_future()
+        self._pending[rid] = fut
+        await loop.sock_sendall(self._sock, json.dumps({"op": op, "id": rid, **fields}).encode())
+        return await fut
+
+    async def spawn(self, request: SpawnRequest) -> int:
+        """Start a process; returns its pid.  Raises SpawnError if it never reached exec."""
+        reply = await self.request("spawn", **request.to_message())
+        pid = reply.get("pid")
+        if "error" in reply:
+            if pid:
+                await self.forget([int(pid)])  # B exited (127) before exec; drop its record
+            raise errors.SpawnError(
+                str(reply["error"]), stage=str(reply.get("stage", "")), errno=int(reply.get("errno") or 0)
+            )
+        if not pid:
+            raise errors.SpawnError("the node shim returned no pid", stage="shim")
+        return int(pid)
+
+    async def wait_exit(self, pid: int) -> ExitStatus:
+        """The exit of a process the shim started (also one that ended while no agent was connected)."""
+        if pid in self._exits:
+            return self._exits[pid]
+        fut: asyncio.Future[ExitStatus] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(pid, []).append(fut)
+        return await fut
+
+    async def known_processes(self) -> tuple[set[int], dict[int, ExitStatus]]:
+        """(pids the shim is watching, exits it holds that no agent has forgotten yet)."""
+        reply = await self.request("list")
+        for event in reply.get("exited", []):
+            self._on_exit(event)
+        return set(reply.get("alive", [])), {int(e["pid"]): ExitStatus.from_event(e) for e in reply.get("exited", [])}
+
+    async def forget(self, pids: list[int]) -> None:
+        for pid in pids:
+            self._exits.pop(pid, None)
+        await self.request("forget", pids=pids)
+
+    async def close(self, *, shutdown_shim: bool = False) -> None:
+        """Disconnect; with ``shutdown_shim`` the shim exits once it has no children left."""
+        if self._sock is not None and shutdown_shim:
+            with contextlib.suppress(errors.SpawnError, OSError):
+                await self.request("shutdown")
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+            self._reader = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        if self._proc is not None and shutdown_shim:
+            try:
+                await asyncio.to_thread(self._proc.wait, 10)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._proc = None
+
+
+def watch_pid_exit(pid: int) -> asyncio.Future[None]:
+    """Resolves when ``pid`` (any process, not necessarily ours) is gone: pidfd becomes readable."""
     loop = asyncio.get_running_loop()
-    fut: asyncio.Future[ExitStatus] = loop.create_future()
+    fut: asyncio.Future[None] = loop.create_future()
     try:
         pidfd = os.pidfd_open(pid)
     except ProcessLookupError:
-        fut.set_result(_reap(pid))
+        fut.set_result(None)
         return fut
 
     def on_ready() -> None:
         loop.remove_reader(pidfd)
         os.close(pidfd)
         if not fut.done():
-            fut.set_result(_reap(pid))
+            fut.set_result(None)
 
     loop.add_reader(pidfd, on_ready)
     return fut
-
-
-def _reap(pid: int) -> ExitStatus:
-    try:
-        _, status = os.waitpid(pid, 0)
-    except ChildProcessError:
-        return ExitStatus(exit_code=None, signal=None)
-    return ExitStatus.from_wait_status(status)
-
-
-def become_subreaper() -> None:
-    libc.set_child_subreaper(True)
 
 
 def signal_process(pid: int, sig: int = signal.SIGTERM) -> bool:

@@ -1,37 +1,48 @@
-"""The spawner ("zygote"): a small, single-threaded process that forks every sandboxed process.
+"""The node shim ("zygote"): one small, single-threaded, long-lived process per node that forks every
+sandboxed process, is their parent, keeps their exit statuses and pumps their logs.
 
-Why a separate process: ``fork()`` costs grow with the parent's memory (measured here: +4.5 ms per 100 MiB
-of parent RSS), and forking a multi-threaded asyncio agent is unsafe.  The zygote is started once, early,
-with ``python -S`` and only the standard library, so it stays ~10 MiB and every fork stays cheap.
+Why a separate process:
+- ``fork()`` costs grow with the parent's memory (measured here: +4.5 ms per 100 MiB of parent RSS) and
+  forking a multi-threaded asyncio agent is unsafe; the shim is started early with ``python -S`` and only
+  the standard library, so it stays ~10 MiB and every fork stays cheap;
+- containers must outlive the agent (kill -9, upgrade): the shim runs in its own session, listens on a unix
+  socket in the node's state directory, and a restarted agent reconnects to it.  It is a child subreaper
+  (PR_SET_CHILD_SUBREAPER), so every container is its child: it reaps them and keeps each exit status
+  until an agent has taken note — a container that ends while no agent runs is still reported exactly.
 
-Protocol: one JSON request per SOCK_SEQPACKET message, one JSON reply.  For each spawn the zygote forks a
-helper A, which joins the cgroups, enters (setns) or creates (unshare) namespaces and forks B, the real
-process; A then exits.  The agent is a child subreaper (PR_SET_CHILD_SUBREAPER), so B is re-parented to
-the agent as soon as A exits: the agent — not the zygote — waits for B and gets its exit status.
-B reports a failure before exec (mount, chdir, exec itself) through a close-on-exec pipe: EOF means the
-exec succeeded.
+Spawning: the shim forks a helper A, which joins the cgroups, enters (setns) or creates (unshare)
+namespaces and forks B, the real process; A exits and B is re-parented to the shim.  B reports a failure
+before exec (mount, chdir, exec itself) through a close-on-exec pipe: EOF means exec succeeded.
+
+Protocol (SOCK_SEQPACKET, one JSON object per message): requests carry an ``id`` and get one reply with the
+same ``id``; the shim also sends events ``{"event": "exit", "pid", "status", "finished_at", ...}``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno as errno_mod
 import fcntl
 import json
 import os
 import select
+import selectors
 import signal
 import socket
 import struct
 import sys
+import time
 from typing import Any
 
-from minikube_py.node.runtime import libc
+from minikube_py.node.runtime import libc, logs
 
 _NS_ORDER = ("ipc", "uts", "net", "pid", "cgroup", "mnt")  # mnt last: it changes what /proc paths mean
 _SIOCGIFFLAGS = 0x8913
 _SIOCSIFFLAGS = 0x8914
 _IFF_UP = 0x1
 _DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CAPTURE_LIMIT = 256 * 1024  # bytes of stdout/stderr kept for a captured (exec) process
+MAX_MESSAGE = 1 << 20
 
 
 class _StageError(Exception):
@@ -42,6 +53,9 @@ class _StageError(Exception):
         self.message = message
 
 
+# --- inside the forked children (A and B) -------------------------------------------------------------
+
+
 def _loopback_up() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         ifreq = struct.pack("16sH22x", b"lo", 0)
@@ -50,21 +64,26 @@ def _loopback_up() -> None:
 
 
 def _resolve(executable: str, env: dict[str, str]) -> str:
-    """execvp-style lookup, with Kubernetes/runc wording for the failure."""
+    """execvp-style lookup, with runc's wording for the failure."""
     if "/" in executable:
         return executable
     for directory in env.get("PATH", _DEFAULT_PATH).split(":"):
         candidate = os.path.join(directory or ".", executable)
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate
-    raise _StageError("exec", 2, f'exec: "{executable}": executable file not found in $PATH')
+    raise _StageError("exec", errno_mod.ENOENT, f'exec: "{executable}": executable file not found in $PATH')
 
 
-def _open_flags_file(path: str) -> int:
-    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o640)
+def _report(fd: int, stage: str, errno: int, message: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(fd, json.dumps({"stage": stage, "errno": errno, "error": message}).encode())
 
 
-def _run_b(req: dict[str, Any], status_w: int) -> None:
+def _strerror(code: int) -> str:
+    return os.strerror(code).lower() if code else "unknown error"
+
+
+def _run_b(req: dict[str, Any], status_w: int, stdout_w: int, stderr_w: int) -> None:
     """In B (the real process): finish the sandbox from inside, then exec.  Never returns."""
     stage = "init"
     try:
@@ -84,32 +103,24 @@ def _run_b(req: dict[str, Any], status_w: int) -> None:
             _loopback_up()
         if req.get("oom_score_adj") is not None:
             stage = "oom_score_adj"
-            try:
-                with open("/proc/self/oom_score_adj", "w") as f:
-                    f.write(str(int(req["oom_score_adj"])))
-            except PermissionError:
-                # Lowering below the inherited value needs CAP_SYS_RESOURCE, which some sandboxes (this
-                # project's CI) withhold.  Keep the inherited value; the agent reads back what is in force.
-                pass
+            # Lowering below the inherited value needs CAP_SYS_RESOURCE, which some sandboxes (this project's
+            # CI) withhold: then the inherited value stays, and the agent reads back what is in force.
+            with contextlib.suppress(PermissionError), open("/proc/self/oom_score_adj", "w") as f:
+                f.write(str(int(req["oom_score_adj"])))
         stage = "session"
         os.setsid()
         stage = "stdio"
         devnull = os.open("/dev/null", os.O_RDWR | os.O_CLOEXEC)
-        out = _open_flags_file(req["stdout"]) if req.get("stdout") else devnull
-        err = _open_flags_file(req["stderr"]) if req.get("stderr") else devnull
         os.dup2(devnull, 0)
-        os.dup2(out, 1)
-        os.dup2(err, 2)
+        os.dup2(stdout_w if stdout_w >= 0 else devnull, 1)
+        os.dup2(stderr_w if stderr_w >= 0 else devnull, 2)
         if req.get("cwd"):
             stage = "chdir"
             try:
                 os.chdir(req["cwd"])
             except OSError as e:
-                raise _StageError(
-                    "chdir",
-                    e.errno or 0,
-                    f"chdir to workingDir {req['cwd']!r} failed: {os.strerror(e.errno or 0).lower()}",
-                ) from e
+                code = e.errno or 0
+                raise _StageError("chdir", code, f"chdir to cwd ({req['cwd']!r}) failed: {_strerror(code)}") from e
         env = dict(req.get("env") or [])
         argv = list(req["argv"])
         stage = "exec"
@@ -119,33 +130,25 @@ def _run_b(req: dict[str, Any], status_w: int) -> None:
         try:
             os.execve(path, argv, env)
         except OSError as e:
-            raise _StageError(
-                "exec", e.errno or 0, f'exec: "{argv[0]}": {os.strerror(e.errno or 0).lower()}'
-            ) from e
+            code = e.errno or 0
+            raise _StageError("exec", code, f'exec: "{argv[0]}": {_strerror(code)}') from e
     except _StageError as e:
         _report(status_w, e.stage, e.errno, e.message)
     except OSError as e:
         _report(status_w, stage, e.errno or 0, f"{stage}: {e.strerror or e}")
-    except BaseException as e:
+    except BaseException as e:  # B must never return into the shim's loop
         _report(status_w, stage, 0, f"{stage}: {e!r}")
     os._exit(127)
 
 
-def _report(fd: int, stage: str, errno: int, message: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(fd, json.dumps({"stage": stage, "errno": errno, "error": message}).encode())
-
-
-def _run_a(req: dict[str, Any], ns_fds: dict[str, int], status_w: int, pid_w: int) -> None:
+def _run_a(req: dict[str, Any], ns_fds: dict[str, int], status_w: int, pid_w: int, out_w: int, err_w: int) -> None:
     """In A: join cgroups and namespaces, fork B, report B's pid, exit.  Never returns."""
     stage = "cgroup"
     try:
         for procs in req.get("cgroup_procs") or []:
             fd = os.open(procs, os.O_WRONLY)
             try:
-                os.write(
-                    fd, b"0"
-                )  # "0" = the writing process; join before exec so all memory is charged here
+                os.write(fd, b"0")  # "0" = the writing process; join before exec so all memory is charged here
             finally:
                 os.close(fd)
         stage = "setns"
@@ -162,7 +165,7 @@ def _run_a(req: dict[str, Any], ns_fds: dict[str, int], status_w: int, pid_w: in
         b = os.fork()
         if b == 0:
             os.close(pid_w)
-            _run_b(req, status_w)
+            _run_b(req, status_w, out_w, err_w)
         os.write(pid_w, str(b).encode())
         os._exit(0)
     except OSError as e:
@@ -176,8 +179,9 @@ def _read_all(fd: int, timeout: float) -> bytes:
     chunks: list[bytes] = []
     poller = select.poll()
     poller.register(fd, select.POLLIN | select.POLLHUP)
+    deadline = time.monotonic() + timeout
     while True:
-        if not poller.poll(timeout * 1000):
+        if not poller.poll(max(0.0, deadline - time.monotonic()) * 1000):
             raise TimeoutError
         data = os.read(fd, 65536)
         if not data:
@@ -185,73 +189,287 @@ def _read_all(fd: int, timeout: float) -> bytes:
         chunks.append(data)
 
 
-def spawn(req: dict[str, Any]) -> dict[str, Any]:
-    ns_fds: dict[str, int] = {}
-    try:
-        for ns, target_pid in (req.get("join") or {}).items():
-            path = f"/proc/{int(target_pid)}/ns/{ns}"
-            try:
-                ns_fds[ns] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            except OSError as e:
-                return {
-                    "pid": None,
-                    "stage": "setns",
-                    "errno": e.errno,
-                    "error": f"open {path}: {e.strerror}",
-                }
-        status_r, status_w = os.pipe2(os.O_CLOEXEC)
-        pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
-        a = os.fork()
-        if a == 0:
-            os.close(status_r)
-            os.close(pid_r)
-            _run_a(req, ns_fds, status_w, pid_w)
-        os.close(status_w)
-        os.close(pid_w)
-        os.waitpid(a, 0)
-        pid_text = _read_all(pid_r, 5.0)
-        os.close(pid_r)
-        pid = int(pid_text) if pid_text else None
-        try:
-            status = _read_all(status_r, float(req.get("timeout", 10.0)))
-        except TimeoutError:
-            status = json.dumps({"stage": "exec", "errno": 110, "error": "timed out before exec"}).encode()
-        os.close(status_r)
-        reply: dict[str, Any] = {"pid": pid}
-        if status:
-            reply.update(json.loads(status))
-        return reply
-    finally:
-        for fd in ns_fds.values():
-            os.close(fd)
+# --- the shim process ------------------------------------------------------------------------------------
 
 
-def serve(sock: socket.socket) -> None:
-    while True:
+class _Output:
+    """Where one child's stdout/stderr go: a CRI log file, or an in-memory capture (exec)."""
+
+    def __init__(self, log_path: str | None, log_max_size: int, log_max_files: int) -> None:
+        self.writer = logs.CriLogWriter(log_path, max_size=log_max_size, max_files=log_max_files) if log_path else None
+        self.captured: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+        self.open_streams = 2
+
+    def feed(self, stream: str, data: bytes) -> None:
+        if self.writer is not None:
+            self.writer.write(stream, data)
+        else:
+            buf = self.captured[stream]
+            buf += data[: max(0, CAPTURE_LIMIT - len(buf))]
+
+    def eof(self, stream: str) -> None:
+        self.open_streams -= 1
+        if self.writer is not None:
+            self.writer.close_stream(stream)
+            if self.open_streams == 0:
+                self.writer.close()
+
+
+class Shim:
+    def __init__(self, listener: socket.socket) -> None:
+        self._listener = listener
+        self._sel = selectors.DefaultSelector()
+        self._clients: set[socket.socket] = set()
+        self._children: dict[int, dict[str, Any]] = {}  # pid -> {"started_at", "outputs"...}
+        self._exited: dict[int, dict[str, Any]] = {}  # pid -> exit event, kept until an agent forgets it
+        self._outputs: dict[int, _Output] = {}  # pid -> output sink
+        self._pipes: dict[int, tuple[int, str]] = {}  # read fd -> (pid, stream)
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def run(self) -> None:
+        libc.set_child_subreaper(True)
+        signal.set_wakeup_fd(self._wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the agent, which decides about pods
+        signal.signal(signal.SIGTERM, lambda *_: self._request_stop())
+        self._sel.register(self._listener, selectors.EVENT_READ, "listen")
+        self._sel.register(self._wake_r, selectors.EVENT_READ, "wake")
+        self._reap()
+        # After "shutdown" the shim stays until its last child is gone: it never abandons a running container.
+        while not (self._stopping and not self._children):
+            for key, _ in self._sel.select(timeout=1.0):
+                kind = key.data
+                if kind == "listen":
+                    conn, _ = self._listener.accept()
+                    conn.setblocking(True)
+                    self._clients.add(conn)
+                    self._sel.register(conn, selectors.EVENT_READ, "client")
+                elif kind == "wake":
+                    with contextlib.suppress(BlockingIOError):
+                        while os.read(self._wake_r, 4096):
+                            pass
+                    self._reap()
+                elif kind == "client":
+                    self._serve(key.fileobj)  # type: ignore[arg-type]
+                elif kind == "pipe":
+                    self._pump(key.fd)
+            self._reap()
+            for pid in [p for p, info in self._children.items() if "status" in info]:
+                self._maybe_report(pid)
+
+    def _request_stop(self) -> None:
+        self._stopping = True
+
+    # --- clients
+
+    def _serve(self, conn: socket.socket) -> None:
         try:
-            data = sock.recv(1 << 20)
-        except InterruptedError:
-            continue
+            data = conn.recv(MAX_MESSAGE)
+        except OSError:
+            data = b""
         if not data:
-            return  # the agent went away
+            self._drop(conn)
+            return
+        req: dict[str, Any] = {}
         try:
             req = json.loads(data)
-            if req.get("op") == "ping":
-                reply: dict[str, Any] = {"pong": os.getpid()}
-            elif req.get("op") == "spawn":
-                reply = spawn(req)
-            else:
-                reply = {"error": f"unknown op {req.get('op')!r}", "stage": "protocol", "errno": 22}
-        except Exception as e:
-            reply = {"pid": None, "error": f"zygote: {e!r}", "stage": "zygote", "errno": 0}
-        sock.send(json.dumps(reply).encode())
+            reply = self._handle(req)
+        except Exception as e:  # the shim must answer every request
+            reply = {"pid": None, "error": f"shim: {e!r}", "stage": "shim", "errno": 0}
+        reply["id"] = req.get("id")
+        self._send(conn, reply)
+
+    def _drop(self, conn: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._sel.unregister(conn)
+        self._clients.discard(conn)
+        conn.close()
+
+    def _send(self, conn: socket.socket, message: dict[str, Any]) -> None:
+        try:
+            conn.send(json.dumps(message).encode())
+        except OSError:
+            self._drop(conn)
+
+    def _broadcast(self, message: dict[str, Any]) -> None:
+        for conn in list(self._clients):
+            self._send(conn, message)
+
+    def _handle(self, req: dict[str, Any]) -> dict[str, Any]:
+        op = req.get("op")
+        if op == "ping":
+            return {"pong": os.getpid()}
+        if op == "spawn":
+            return self._spawn(req)
+        if op == "list":
+            return {"alive": sorted(self._children), "exited": list(self._exited.values())}
+        if op == "forget":
+            for pid in req.get("pids") or []:
+                self._exited.pop(int(pid), None)
+            return {}
+        if op == "shutdown":
+            self._stopping = True
+            return {"children": len(self._children)}
+        return {"error": f"unknown op {op!r}", "stage": "protocol", "errno": errno_mod.EINVAL}
+
+    # --- spawning
+
+    def _spawn(self, req: dict[str, Any]) -> dict[str, Any]:
+        ns_fds: dict[str, int] = {}
+        child_fds: list[int] = []
+        read_ends: list[tuple[int, str]] = []
+        try:
+            for ns, target_pid in (req.get("join") or {}).items():
+                path = f"/proc/{int(target_pid)}/ns/{ns}"
+                try:
+                    ns_fds[ns] = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+                except OSError as e:
+                    return {
+                        "pid": None,
+                        "stage": "setns",
+                        "errno": e.errno,
+                        "error": f"open {path}: {e.strerror}",
+                    }
+            out_w = err_w = -1
+            if req.get("log_path") or req.get("capture"):
+                out_r, out_w = os.pipe2(os.O_CLOEXEC)
+                err_r, err_w = os.pipe2(os.O_CLOEXEC)
+                child_fds += [out_w, err_w]
+                read_ends = [(out_r, "stdout"), (err_r, "stderr")]
+            status_r, status_w = os.pipe2(os.O_CLOEXEC)
+            pid_r, pid_w = os.pipe2(os.O_CLOEXEC)
+            a = os.fork()
+            if a == 0:
+                os.close(status_r)
+                os.close(pid_r)
+                for fd, _ in read_ends:
+                    os.close(fd)
+                _run_a(req, ns_fds, status_w, pid_w, out_w, err_w)
+            os.close(status_w)
+            os.close(pid_w)
+            for fd in child_fds:
+                os.close(fd)
+            child_fds = []
+            os.waitpid(a, 0)
+            pid_text = _read_all(pid_r, 5.0)
+            os.close(pid_r)
+            pid = int(pid_text) if pid_text else None
+            try:
+                status = _read_all(status_r, float(req.get("timeout", 10.0)))
+            except TimeoutError:
+                timed_out = {"stage": "exec", "errno": errno_mod.ETIMEDOUT, "error": "timed out before exec"}
+                status = json.dumps(timed_out).encode()
+            os.close(status_r)
+            reply: dict[str, Any] = {"pid": pid}
+            if status:
+                reply.update(json.loads(status))
+            if pid:
+                self._children[pid] = {"started_at": time.time(), "capture": bool(req.get("capture"))}
+                if read_ends:
+                    output = _Output(
+                        req.get("log_path"),
+                        int(req.get("log_max_size") or 10 << 20),
+                        int(req.get("log_max_files") or 5),
+                    )
+                    self._outputs[pid] = output
+                    for fd, stream in read_ends:
+                        os.set_blocking(fd, False)
+                        self._pipes[fd] = (pid, stream)
+                        self._sel.register(fd, selectors.EVENT_READ, "pipe")
+                    read_ends = []
+            return reply
+        finally:
+            for fd in ns_fds.values():
+                os.close(fd)
+            for fd in child_fds:
+                os.close(fd)
+            for fd, _ in read_ends:
+                os.close(fd)
+
+    # --- output and exits
+
+    def _pump(self, fd: int) -> None:
+        pid, stream = self._pipes[fd]
+        output = self._outputs.get(pid)
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            if not data:
+                break
+            if output is not None:
+                output.feed(stream, data)
+        self._sel.unregister(fd)
+        os.close(fd)
+        del self._pipes[fd]
+        if output is not None:
+            output.eof(stream)
+        self._maybe_report(pid)
+
+    def _reap(self) -> None:
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            info = self._children.get(pid)
+            if info is None:
+                continue  # an orphan re-parented to us (we are a subreaper) or a helper A
+            info["status"] = status
+            info["finished_at"] = time.time()
+            self._maybe_report(pid)
+
+    def _maybe_report(self, pid: int) -> None:
+        """Report an exit once the process is reaped and its output pipes are drained."""
+        info = self._children.get(pid)
+        if info is None or "status" not in info:
+            return
+        # Children of the process may still hold its stdout; don't wait for them longer than a moment.
+        still_piped = any(p == pid for p, _ in self._pipes.values())
+        if still_piped and time.time() - info["finished_at"] < 2.0:
+            return
+        status = info["status"]
+        event: dict[str, Any] = {
+            "event": "exit",
+            "pid": pid,
+            "exit_code": os.WEXITSTATUS(status) if os.WIFEXITED(status) else None,
+            "signal": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
+            "started_at": info["started_at"],
+            "finished_at": info["finished_at"],
+        }
+        output = self._outputs.pop(pid, None)
+        if output is not None and info.get("capture"):
+            event["stdout"] = output.captured["stdout"].decode(errors="replace")
+            event["stderr"] = output.captured["stderr"].decode(errors="replace")
+        del self._children[pid]
+        self._exited[pid] = event
+        self._broadcast(event)
+
+
+def serve(socket_path: str, ready_fd: int = -1) -> None:
+    """Bind the socket, signal readiness by closing ``ready_fd``, serve until shut down."""
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(socket_path)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET | socket.SOCK_CLOEXEC)
+    listener.bind(socket_path)
+    os.chmod(socket_path, 0o600)
+    listener.listen(8)
+    if ready_fd >= 0:
+        os.close(ready_fd)
+    try:
+        Shim(listener).run()
+    finally:
+        listener.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(socket_path)
 
 
 def main() -> None:
-    fd = int(sys.argv[1])
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the agent, which shuts us down
-    sock = socket.socket(fileno=fd)
-    serve(sock)
+    serve(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else -1)
 
 
 if __name__ == "__main__":

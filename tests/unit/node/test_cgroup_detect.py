@@ -35,9 +35,7 @@ COMOUNTED_MOUNTINFO = """\
 
 
 def test_hybrid_layout_is_v1_with_own_paths() -> None:
-    layout = detect.layout_from(
-        detect.parse_mountinfo(HYBRID_MOUNTINFO), detect.parse_proc_cgroup(HYBRID_SELF)
-    )
+    layout = detect.layout_from(detect.parse_mountinfo(HYBRID_MOUNTINFO), detect.parse_proc_cgroup(HYBRID_SELF))
     assert layout.mode is detect.Mode.HYBRID
     assert layout.own_dir("memory") == "/sys/fs/cgroup/memory/process_api/abc"
     assert layout.own_dir("cpu") == "/sys/fs/cgroup/cpu"
@@ -45,9 +43,7 @@ def test_hybrid_layout_is_v1_with_own_paths() -> None:
 
 
 def test_unified_layout_is_v2() -> None:
-    layout = detect.layout_from(
-        detect.parse_mountinfo(UNIFIED_MOUNTINFO), {"": "/system.slice/agent.service"}
-    )
+    layout = detect.layout_from(detect.parse_mountinfo(UNIFIED_MOUNTINFO), {"": "/system.slice/agent.service"})
     assert layout.mode is detect.Mode.UNIFIED
     assert layout.own_dir("") == "/sys/fs/cgroup/system.slice/agent.service"
 

@@ -36,9 +36,7 @@ def test_shares_clamp_and_weight_bounds() -> None:
     assert shares_to_weight(0) == 0
 
 
-@pytest.mark.parametrize(
-    ("milli", "quota"), [(500, 50000), (2000, 200000), (5, 1000), (200, 20000), (10, 1000)]
-)
+@pytest.mark.parametrize(("milli", "quota"), [(500, 50000), (2000, 200000), (5, 1000), (200, 20000), (10, 1000)])
 def test_quota(milli: int, quota: int) -> None:
     assert milli_cpu_to_quota(milli) == quota
 

@@ -28,9 +28,7 @@ def _pod(containers: list[dict[str, Any]], **spec: Any) -> types.Pod:
     return pod
 
 
-def _c(
-    name: str, requests: dict[str, str] | None = None, limits: dict[str, str] | None = None
-) -> dict[str, Any]:
+def _c(name: str, requests: dict[str, str] | None = None, limits: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "name": name,
         "command": ["true"],
@@ -104,7 +102,7 @@ def test_container_config_expands_env_and_args() -> None:
         hostname="web-1",
     )
     cfg = kuberuntime.container_config(
-        pod, pod.spec.containers[0], memory_capacity_bytes=8 * GI, log_dir="/logs"
+        pod, pod.spec.containers[0], memory_capacity_bytes=8 * GI, log_path="/logs/app/0.log"
     )
     assert cfg.argv == ["sh", "-c", "echo hello world $(MSG) $(NOPE) in p"]
     env = dict(cfg.env)
@@ -115,7 +113,7 @@ def test_container_config_expands_env_and_args() -> None:
     assert cfg.resources == CgroupResources(
         cpu_shares=204, cpu_quota_us=20000, memory_limit=None, oom_kill_whole_group=True
     )
-    assert cfg.stdout_path == "/logs/app.stdout"
+    assert cfg.log_path == "/logs/app/0.log"
 
 
 def test_sandbox_config_from_yaml_manifest() -> None:

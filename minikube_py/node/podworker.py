@@ -1,0 +1,325 @@
+"""One pod's lifecycle on the node: start, restart per policy with CrashLoopBackOff, status, termination.
+
+``sync()`` is one step (the kubelet's syncPod): it looks at every container, starts or restarts what the
+restart policy and the backoff allow, and rebuilds the pod's status.  ``run()`` only repeats it when a
+container exits or a backoff ends.  Time comes from an injected clock, so tests can step through backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from minikube_py import errors
+from minikube_py.api import qos, types
+from minikube_py.node import backoff as backoff_mod
+from minikube_py.node import kuberuntime
+from minikube_py.node.runtime import logs
+from minikube_py.node.runtime.model import Container, ContainerExit, Sandbox
+from minikube_py.node.runtime.runtime import Runtime
+from minikube_py.util.clock import Clock
+
+log = logging.getLogger(__name__)
+
+START_ERROR_EXIT_CODE = 128  # containerd's errorStartExitCode
+MIN_GRACE_SECONDS = 2.0  # kubelet minimumGracePeriodInSeconds
+
+
+def rfc3339(ts: float | None) -> str | None:
+    if ts is None:
+        return None
+    return datetime.datetime.fromtimestamp(ts, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class PodEvent:
+    type: str  # Normal | Warning
+    reason: str
+    message: str
+    container: str = ""
+
+
+@dataclass
+class _Slot:
+    """Everything about one container name across its instances."""
+
+    spec: types.Container
+    instance: Container | None = None
+    restart_count: int = 0
+    terminated: types.ContainerStateTerminated | None = None  # of the latest instance, once it ended
+    last_terminated: types.ContainerStateTerminated | None = None
+    observed_exit_at: float | None = None  # clock time we saw the latest instance end (backoff reference)
+    waiting_reason: str = "ContainerCreating"
+    waiting_message: str = ""
+    handled_exit: bool = False
+
+
+@dataclass
+class PodWorker:
+    runtime: Runtime
+    pod: types.Pod
+    clock: Clock
+    backoff: backoff_mod.Backoff
+    log_root: str
+    memory_capacity_bytes: int
+    single_process_oom_kill: bool = False
+    on_event: Callable[[PodEvent], None] | None = None
+    sandbox: Sandbox | None = None
+    events: list[PodEvent] = field(default_factory=list)
+    _slots: dict[str, _Slot] = field(default_factory=dict)
+    _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
+    _terminating: bool = False
+    started_at: float | None = None
+
+    def __post_init__(self) -> None:
+        for spec in self.pod.spec.containers:
+            self._slots[spec.name] = _Slot(spec=spec)
+
+    # --- identity
+
+    @property
+    def uid(self) -> str:
+        return self.pod.metadata.uid
+
+    def _backoff_key(self, name: str) -> str:
+        return f"{self.pod.metadata.namespace}/{self.pod.metadata.name}/{self.uid}/{name}"
+
+    def log_path(self, name: str, restart_count: int) -> str:
+        meta = self.pod.metadata
+        return logs.container_log_path(
+            self.log_root, meta.namespace or "default", meta.name, self.uid, name, restart_count
+        )
+
+    def _event(self, type_: str, reason: str, message: str, container: str = "") -> None:
+        event = PodEvent(type_, reason, message, container)
+        self.events.append(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    # --- the step
+
+    async def sync(self) -> None:
+        if self._terminating:
+            return
+        if self.sandbox is None:
+            self.sandbox = await self.runtime.run_pod_sandbox(kuberuntime.sandbox_config(self.pod))
+            self.started_at = self.clock.now()
+        for slot in self._slots.values():
+            await self._sync_container(slot)
+
+    async def _sync_container(self, slot: _Slot) -> None:
+        name = slot.spec.name
+        if slot.instance is not None and slot.instance.running:
+            return
+        if slot.instance is not None and not slot.handled_exit:
+            self._observe_exit(slot, slot.instance.exit)
+        if slot.terminated is None and slot.instance is None:
+            await self._start(slot)  # first start
+            return
+        exit_code = slot.terminated.exit_code if slot.terminated else None
+        if not backoff_mod.should_restart(self.pod.spec.restart_policy or "Always", exit_code):
+            return
+        key = self._backoff_key(name)
+        assert slot.observed_exit_at is not None
+        if self.backoff.is_in_backoff_since(key, slot.observed_exit_at):
+            delay = self.backoff.get(key)
+            meta = self.pod.metadata
+            message = backoff_mod.backoff_message(delay, name, meta.name, meta.namespace or "default", self.uid)
+            if slot.waiting_reason != "CrashLoopBackOff" or slot.waiting_message != message:
+                self._event(
+                    "Warning", "BackOff", f"Back-off restarting failed container {name} in pod {meta.name}", name
+                )
+            slot.waiting_reason, slot.waiting_message = "CrashLoopBackOff", message
+            return
+        self.backoff.next(key)
+        slot.restart_count += 1
+        slot.last_terminated, slot.terminated = slot.terminated, None
+        await self._start(slot)
+
+    def _observe_exit(self, slot: _Slot, exit_: ContainerExit | None) -> None:
+        assert exit_ is not None
+        slot.handled_exit = True
+        slot.observed_exit_at = self.clock.now()
+        code = exit_.exit_code if exit_.exit_code is not None else 137
+        message = exit_.message
+        if exit_.exit_code is None:
+            message = message or "exit code unknown"
+        slot.terminated = types.ContainerStateTerminated(
+            exit_code=code,
+            signal=exit_.signal or 0,
+            reason=exit_.reason,
+            message=message,
+            started_at=rfc3339(exit_.started_at),
+            finished_at=rfc3339(exit_.finished_at),
+            container_id=self._container_id(slot),
+        )
+        if exit_.reason == "OOMKilled":
+            self._event("Warning", "OOMKilled", f"Container {slot.spec.name} was OOM-killed: {message}", slot.spec.name)
+
+    def _container_id(self, slot: _Slot) -> str:
+        return f"minikube-py://{self.uid}/{slot.spec.name}/{slot.restart_count}"
+
+    async def _start(self, slot: _Slot) -> None:
+        assert self.sandbox is not None
+        name = slot.spec.name
+        config = kuberuntime.container_config(
+            self.pod,
+            slot.spec,
+            memory_capacity_bytes=self.memory_capacity_bytes,
+            log_path=self.log_path(name, slot.restart_count),
+            single_process_oom_kill=self.single_process_oom_kill,
+        )
+        slot.handled_exit = False
+        now = self.clock.now()
+        try:
+            slot.instance = await self.runtime.start_container(self.sandbox, config)
+        except errors.SpawnError as err:
+            # containerd: StartError with exit code 128 and the runtime's message; the pod carries on.
+            slot.instance = None
+            slot.handled_exit = True
+            slot.observed_exit_at = now
+            slot.terminated = types.ContainerStateTerminated(
+                exit_code=START_ERROR_EXIT_CODE,
+                reason="StartError",
+                message=str(err),
+                started_at=rfc3339(now),
+                finished_at=rfc3339(now),
+                container_id=self._container_id(slot),
+            )
+            self._event("Warning", "Failed", f"Error: {err}", name)
+            return
+        self._event("Normal", "Created", f"Created container {name}", name)
+        self._event("Normal", "Started", f"Started container {name}", name)
+        instance = slot.instance
+        asyncio.get_running_loop().create_task(self._notify_on_exit(instance))
+
+    async def _notify_on_exit(self, instance: Container) -> None:
+        with contextlib.suppress(Exception):
+            await self.runtime.wait_container(instance)
+        self._wakeup.set()
+
+    # --- the loop
+
+    async def run(self) -> None:
+        """Repeat ``sync()`` whenever a container exits or a backoff may have ended."""
+        while not self._terminating:
+            await self.sync()
+            self._wakeup.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), self._next_deadline())
+
+    def _next_deadline(self) -> float:
+        waits = []
+        for slot in self._slots.values():
+            if slot.waiting_reason == "CrashLoopBackOff" and slot.observed_exit_at is not None:
+                key = self._backoff_key(slot.spec.name)
+                waits.append(self.backoff.remaining(key, slot.observed_exit_at))
+        return max(0.05, min(waits)) if waits else 3600.0
+
+    async def terminate(self, grace: float | None = None) -> None:
+        """Graceful deletion: SIGTERM, SIGKILL at the deadline, then the sandbox and its cgroups go."""
+        self._terminating = True
+        self._wakeup.set()
+        if grace is None:
+            grace = float(self.pod.spec.termination_grace_period_seconds or 30)
+            grace = max(grace, MIN_GRACE_SECONDS) if grace > 0 else 0.0
+        if self.sandbox is None:
+            return
+        for slot in self._slots.values():
+            if slot.instance is not None and slot.instance.running:
+                self._event("Normal", "Killing", f"Stopping container {slot.spec.name}", slot.spec.name)
+        await self.runtime.remove_pod_sandbox(self.sandbox, grace=grace)
+        for slot in self._slots.values():
+            if slot.instance is not None and not slot.handled_exit:
+                self._observe_exit(slot, slot.instance.exit)
+
+    # --- status
+
+    def container_statuses(self) -> list[types.ContainerStatus]:
+        statuses = []
+        for slot in self._slots.values():
+            state = types.ContainerState()
+            if slot.instance is not None and slot.instance.running:
+                state.running = types.ContainerStateRunning(started_at=rfc3339(slot.instance.started_at))
+            elif slot.terminated is not None and (
+                self._terminating
+                or not backoff_mod.should_restart(self.pod.spec.restart_policy or "Always", slot.terminated.exit_code)
+            ):
+                state.terminated = slot.terminated
+            elif slot.terminated is not None:
+                # Waiting to restart: the ended instance shows as lastState, as the kubelet reports it.
+                state.waiting = types.ContainerStateWaiting(slot.waiting_reason, slot.waiting_message)
+            else:
+                state.waiting = types.ContainerStateWaiting(slot.waiting_reason, slot.waiting_message)
+            last = types.ContainerState()
+            shown_last = slot.terminated if state.waiting is not None and slot.terminated else slot.last_terminated
+            if shown_last is not None:
+                last.terminated = shown_last
+            running = state.running is not None
+            statuses.append(
+                types.ContainerStatus(
+                    name=slot.spec.name,
+                    state=state,
+                    last_state=last,
+                    ready=running,
+                    started=running,
+                    restart_count=slot.restart_count,
+                    image=slot.spec.image,
+                    container_id=self._container_id(slot) if slot.instance or slot.terminated else "",
+                )
+            )
+        return statuses
+
+    def phase(self) -> str:
+        """kubelet getPhase over the app containers (reference §11)."""
+        statuses = self.container_statuses()
+        running = sum(1 for s in statuses if s.state.running)
+        waiting = sum(1 for s in statuses if s.state.waiting and not s.last_state.terminated)
+        stopped = [s for s in statuses if s.state.terminated or (s.state.waiting and s.last_state.terminated)]
+        succeeded = sum(1 for s in stopped if s.state.terminated and s.state.terminated.exit_code == 0)
+        policy = self.pod.spec.restart_policy or "Always"
+        if waiting:
+            return "Pending"
+        if running:
+            return "Running"
+        if len(stopped) == len(statuses):
+            if policy == "Always":
+                return "Running"
+            if succeeded == len(statuses):
+                return "Succeeded"
+            if policy == "Never":
+                return "Failed"
+            return "Running"  # OnFailure with a failure: it will be restarted
+        return "Pending"
+
+    def status(self) -> types.PodStatus:
+        statuses = self.container_statuses()
+        ready = bool(statuses) and all(s.ready for s in statuses)
+        now = rfc3339(self.clock.now())
+        conditions = [
+            types.PodCondition(type="PodScheduled", status="True", last_transition_time=now),
+            types.PodCondition(type="Initialized", status="True", last_transition_time=now),
+            types.PodCondition(
+                type="ContainersReady",
+                status="True" if ready else "False",
+                reason="" if ready else "ContainersNotReady",
+                last_transition_time=now,
+            ),
+            types.PodCondition(
+                type="Ready",
+                status="True" if ready else "False",
+                reason="" if ready else "ContainersNotReady",
+                last_transition_time=now,
+            ),
+        ]
+        return types.PodStatus(
+            phase=self.phase(),
+            conditions=conditions,
+            container_statuses=statuses,
+            qos_class=qos.pod_qos_class(self.pod).value,
+            start_time=rfc3339(self.started_at),
+        )

@@ -1,0 +1,129 @@
+"""The runtime's state directory: one JSON file per pod sandbox, so a restarted agent can re-adopt its pods.
+
+Files are replaced atomically (write to a temp file, fsync, rename), so a crash leaves either the old or the
+new record, never half of one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+from typing import Any
+
+from minikube_py.node.cgroups.driver import CgroupResources, QOSTier
+from minikube_py.node.runtime.model import (
+    Container,
+    ContainerConfig,
+    ContainerExit,
+    PodSandboxConfig,
+    Sandbox,
+)
+
+
+class StateStore:
+    def __init__(self, state_dir: str) -> None:
+        self._dir = os.path.join(state_dir, "pods")
+        os.makedirs(self._dir, exist_ok=True)
+
+    def _path(self, uid: str) -> str:
+        return os.path.join(self._dir, f"{uid}.json")
+
+    def save(self, sandbox: Sandbox) -> None:
+        path = self._path(sandbox.config.uid)
+        tmp = f"{path}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(sandbox_to_record(sandbox), f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+    def delete(self, uid: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._path(uid))
+
+    def load_all(self) -> list[dict[str, Any]]:
+        records = []
+        for name in sorted(os.listdir(self._dir)):
+            if name.endswith(".json"):
+                with open(os.path.join(self._dir, name)) as f:
+                    records.append(json.load(f))
+        return records
+
+
+def _resources(data: dict[str, Any]) -> CgroupResources:
+    return CgroupResources(**data)
+
+
+def sandbox_to_record(sandbox: Sandbox) -> dict[str, Any]:
+    config = dataclasses.asdict(sandbox.config)
+    config["tier"] = sandbox.config.tier.value
+    return {
+        "config": config,
+        "pause_pid": sandbox.pause_pid,
+        "pause_start_ticks": sandbox.pause_start_ticks,
+        "cgroup": sandbox.cgroup,
+        "namespaces": sandbox.namespaces,
+        "created_at": sandbox.created_at,
+        "containers": {name: container_to_record(c) for name, c in sandbox.containers.items()},
+    }
+
+
+def container_to_record(container: Container) -> dict[str, Any]:
+    config = dataclasses.asdict(container.config)
+    config["argv"] = list(container.config.argv)
+    config["env"] = [list(kv) for kv in container.config.env]
+    return {
+        "config": config,
+        "pid": container.pid,
+        "start_ticks": container.start_ticks,
+        "cgroup": container.cgroup,
+        "started_at": container.started_at,
+        "exit": dataclasses.asdict(container.exit) if container.exit else None,
+    }
+
+
+def sandbox_config_from(data: dict[str, Any]) -> PodSandboxConfig:
+
+    fields = dict(data)
+    fields["tier"] = QOSTier(fields["tier"])
+    fields["resources"] = _resources(fields["resources"])
+    return PodSandboxConfig(**fields)
+
+
+def container_config_from(data: dict[str, Any]) -> ContainerConfig:
+
+    fields = dict(data)
+    fields["env"] = [tuple(kv) for kv in fields["env"]]
+    fields["resources"] = _resources(fields["resources"])
+    return ContainerConfig(**fields)
+
+
+def sandbox_from_record(record: dict[str, Any]) -> Sandbox:
+
+    return Sandbox(
+        config=sandbox_config_from(record["config"]),
+        pause_pid=int(record["pause_pid"]),
+        cgroup=record["cgroup"],
+        namespaces={k: int(v) for k, v in record["namespaces"].items()},
+        created_at=float(record["created_at"]),
+        pause_start_ticks=record.get("pause_start_ticks"),
+    )
+
+
+def container_from_record(record: dict[str, Any], sandbox: Sandbox) -> Container:
+
+    return Container(
+        config=container_config_from(record["config"]),
+        sandbox=sandbox,
+        pid=int(record["pid"]),
+        cgroup=record["cgroup"],
+        started_at=float(record["started_at"]),
+        start_ticks=record.get("start_ticks"),
+    )
+
+
+def exit_from_record(data: dict[str, Any]) -> ContainerExit:
+
+    return ContainerExit(**data)
