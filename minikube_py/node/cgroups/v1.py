@@ -28,7 +28,14 @@ from cgroupspy import nodes as cgspy_nodes
 from minikube_py import errors
 from minikube_py.node.cgroups import common, files
 from minikube_py.node.cgroups.detect import V1_REQUIRED, CgroupLayout
-from minikube_py.node.cgroups.driver import KUBEPODS, MIN_SHARES, CgroupResources, CgroupStats, QOSTier
+from minikube_py.node.cgroups.driver import (
+    KUBEPODS,
+    MIN_SHARES,
+    QUOTA_PERIOD_US,
+    CgroupResources,
+    CgroupStats,
+    QOSTier,
+)
 
 # memory.limit_in_bytes reads back as PAGE_COUNTER_MAX rounded to pages when unlimited.
 _UNLIMITED_THRESHOLD = 1 << 62
@@ -120,26 +127,33 @@ class V1Driver:
     # --- lifecycle
 
     def create(self, path: str, resources: CgroupResources) -> None:
-        for d in self._dirs(path):
-            files.make_dir(d)
-        self.update(path, resources)
+        fresh = all([files.make_dir(d) for d in self._dirs(path)])
+        self._apply(path, resources, fresh=fresh)
 
     def exists(self, path: str) -> bool:
         return os.path.isdir(self._dir("memory", path))
 
     def update(self, path: str, resources: CgroupResources) -> None:
+        self._apply(path, resources, fresh=False)
+
+    def _apply(self, path: str, resources: CgroupResources, *, fresh: bool) -> None:
+        """Write the limits; a fresh cgroup already holds the kernel defaults, so those writes are skipped."""
         mem_dir = self._dir("memory", path)
-        self._set_memory_limit(mem_dir, resources.memory_limit)
+        if not (fresh and resources.memory_limit is None):
+            self._set_memory_limit(mem_dir, resources.memory_limit)
         cpu_dir = self._dir("cpu", path)
         cpu = cgspy_controllers.CpuController(cgspy_nodes.Node(cpu_dir.encode()))
         with _translated("write", cpu_dir):
             if resources.cpu_shares is not None:
                 cpu.shares = resources.cpu_shares
-            cpu.cfs_period_us = resources.cpu_period_us
-            cpu.cfs_quota_us = resources.cpu_quota_us  # None → -1 (no limit)
+            if not (fresh and resources.cpu_period_us == QUOTA_PERIOD_US):
+                cpu.cfs_period_us = resources.cpu_period_us
+            if not (fresh and resources.cpu_quota_us is None):
+                cpu.cfs_quota_us = resources.cpu_quota_us  # None → -1 (no limit)
         if "pids" in self._roots:
-            limit = "max" if resources.pids_limit is None else str(resources.pids_limit)
-            files.write_text(os.path.join(self._dir("pids", path), "pids.max"), limit)
+            if not (fresh and resources.pids_limit is None):
+                limit = "max" if resources.pids_limit is None else str(resources.pids_limit)
+                files.write_text(os.path.join(self._dir("pids", path), "pids.max"), limit)
         elif resources.pids_limit is not None:
             raise errors.CgroupUnavailable("a pids limit was requested but the pids controller is not mounted")
 

@@ -30,6 +30,7 @@ from minikube_py.node.cgroups.driver import (
     KUBEPODS,
     MAX_SHARES,
     MIN_SHARES,
+    QUOTA_PERIOD_US,
     CgroupResources,
     CgroupStats,
     QOSTier,
@@ -111,6 +112,7 @@ class V2Driver:
         base = layout.own_dir("") if parent is None else common.join(mount.mountpoint, parent)
         self._base_parent = base
         self._root = common.join(base, node_dir)
+        self._delegated: set[str] = set()  # directories whose subtree_control we have already set
 
     def _dir(self, path: str) -> str:
         return common.join(self._root, path)
@@ -122,10 +124,13 @@ class V2Driver:
 
     def _enable_controllers(self, cgroup_dir: str) -> None:
         """Enable our controllers for the children of ``cgroup_dir`` (which must hold no processes)."""
+        if cgroup_dir in self._delegated:
+            return
         available = files.read_text(os.path.join(cgroup_dir, "cgroup.controllers")).split()
         enabled = files.read_text(os.path.join(cgroup_dir, "cgroup.subtree_control")).split()
         missing = [c for c in WANTED_CONTROLLERS if c in available and c not in enabled]
         if not missing:
+            self._delegated.add(cgroup_dir)
             return
         try:
             files.write_text(os.path.join(cgroup_dir, "cgroup.subtree_control"), " ".join(f"+{c}" for c in missing))
@@ -137,6 +142,7 @@ class V2Driver:
                 path=cgroup_dir,
                 errno=err.errno,
             ) from err
+        self._delegated.add(cgroup_dir)
 
     # --- node
 
@@ -152,6 +158,7 @@ class V2Driver:
         self.update(f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}", CgroupResources(cpu_shares=MIN_SHARES))
 
     def teardown_node(self) -> None:
+        self._delegated.clear()
         common.remove_tree(self._root)
 
     # --- lifecycle
@@ -159,35 +166,42 @@ class V2Driver:
     def create(self, path: str, resources: CgroupResources) -> None:
         d = self._dir(path)
         self._enable_controllers(os.path.dirname(d))
-        files.make_dir(d)
-        self.update(path, resources)
+        fresh = files.make_dir(d)
+        self._apply(path, resources, fresh=fresh)
 
     def exists(self, path: str) -> bool:
         return os.path.isdir(self._dir(path))
 
     def update(self, path: str, resources: CgroupResources) -> None:
+        self._apply(path, resources, fresh=False)
+
+    def _apply(self, path: str, resources: CgroupResources, *, fresh: bool) -> None:
+        """Write the limits; a fresh cgroup already holds the kernel defaults, so those writes are skipped."""
         d = self._dir(path)
-        limit = "max" if resources.memory_limit is None else str(resources.memory_limit)
-        files.write_text(os.path.join(d, "memory.max"), limit)
-        if os.path.exists(os.path.join(d, "memory.swap.max")):
-            # No swap beyond the limit, as the kubelet's NoSwap behaviour (v1: memsw == limit).
-            files.write_text(os.path.join(d, "memory.swap.max"), "0" if resources.memory_limit else "max")
+        if not (fresh and resources.memory_limit is None):
+            limit = "max" if resources.memory_limit is None else str(resources.memory_limit)
+            files.write_text(os.path.join(d, "memory.max"), limit)
+            if os.path.exists(os.path.join(d, "memory.swap.max")):
+                # No swap beyond the limit, as the kubelet's NoSwap behaviour (v1: memsw == limit).
+                files.write_text(os.path.join(d, "memory.swap.max"), "0" if resources.memory_limit else "max")
         if resources.oom_kill_whole_group and os.path.exists(os.path.join(d, "memory.oom.group")):
             files.write_text(os.path.join(d, "memory.oom.group"), "1")
         if resources.cpu_shares is not None:
             files.write_text(os.path.join(d, "cpu.weight"), str(shares_to_weight(resources.cpu_shares)))
-        quota = "max" if resources.cpu_quota_us is None else str(resources.cpu_quota_us)
-        files.write_text(os.path.join(d, "cpu.max"), f"{quota} {resources.cpu_period_us}")
+        if not (fresh and resources.cpu_quota_us is None and resources.cpu_period_us == QUOTA_PERIOD_US):
+            quota = "max" if resources.cpu_quota_us is None else str(resources.cpu_quota_us)
+            files.write_text(os.path.join(d, "cpu.max"), f"{quota} {resources.cpu_period_us}")
         if os.path.exists(os.path.join(d, "pids.max")):
-            files.write_text(
-                os.path.join(d, "pids.max"),
-                "max" if resources.pids_limit is None else str(resources.pids_limit),
-            )
+            if not (fresh and resources.pids_limit is None):
+                pids = "max" if resources.pids_limit is None else str(resources.pids_limit)
+                files.write_text(os.path.join(d, "pids.max"), pids)
         elif resources.pids_limit is not None:
             raise errors.CgroupUnavailable("a pids limit was requested but the pids controller is not enabled")
 
     def remove(self, path: str) -> None:
-        common.remove_tree(self._dir(path))
+        top = self._dir(path)
+        self._delegated = {d for d in self._delegated if d != top and not d.startswith(top + "/")}
+        common.remove_tree(top)
 
     # --- processes
 

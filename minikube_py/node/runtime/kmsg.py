@@ -96,13 +96,22 @@ class KmsgWatcher:
             self._reports.append(KernelOomReport(memcg, pid, m["comm"] or task, int(m["anon"]) * 1024, when))
             self._changed.set()
 
-    def find(self, memcg: str, since: float) -> list[KernelOomReport]:
-        return [r for r in self._reports if r.memcg == memcg and r.seen_at >= since]
+    def find(self, memcg: str, since: float, pids: frozenset[int] = frozenset()) -> list[KernelOomReport]:
+        """Reports for this memory cgroup since ``since``.
 
-    async def wait_for(self, memcg: str, since: float, timeout: float) -> list[KernelOomReport]:
+        The kernel rate-limits the ``oom-kill:`` header that names the cgroup (at most 10 per 5 s) but always
+        logs "Killed process": a report without a cgroup is matched by the victim's pid instead.
+        """
+        return [
+            r for r in self._reports if r.seen_at >= since and (r.memcg == memcg or (not r.memcg and r.pid in pids))
+        ]
+
+    async def wait_for(
+        self, memcg: str, since: float, timeout: float, pids: frozenset[int] = frozenset()
+    ) -> list[KernelOomReport]:
         deadline = time.monotonic() + timeout
         while True:
-            found = self.find(memcg, since)
+            found = self.find(memcg, since, pids)
             remaining = deadline - time.monotonic()
             if found or remaining <= 0 or not self.available:
                 return found

@@ -38,17 +38,14 @@ asyncio, so it can run in a helper started with ``python -S``.  Paths follow the
 
 from __future__ import annotations
 
-import calendar
 import collections
 import contextlib
 import io
 import os
 import re
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import asyncio
@@ -157,7 +154,9 @@ class CriLogWriter:
         self.max_files = max_files
         self.max_line = max_line  # <= 0: never split lines
         self._clock = clock
-        self._lock = threading.Lock()
+        # Single-threaded by contract (the node shim): no lock, and no threading import whose at-fork
+        # hooks would run in every child the shim forks.
+        self._lock = contextlib.nullcontext()
         self._pending: dict[str, bytearray] = {stream: bytearray() for stream in STREAMS}
         self._closed = False
         self.write_errors = 0
@@ -325,8 +324,7 @@ class CriLogWriter:
 # Reader side (kubelet).
 
 
-@dataclass(frozen=True)
-class LogRecord:
+class LogRecord(NamedTuple):
     timestamp: str  # as written in the file
     time: float  # seconds since the epoch
     stream: str
@@ -350,6 +348,8 @@ def _parse_timestamp(text: str | bytes) -> int:
     if match is None:
         raise ValueError(f"unexpected timestamp format: {raw!r}")
     year, month, day, hour, minute, second = (int(match.group(i)) for i in range(1, 7))
+    import calendar  # reader side only: keeps the writer's imports light
+
     if not (1 <= month <= 12 and 1 <= day <= calendar.monthrange(year, month)[1]):
         raise ValueError(f"invalid date in timestamp: {raw!r}")
     if hour > 23 or minute > 59 or second > 59:

@@ -246,14 +246,28 @@ class Runtime:
         if notifier is not None:
             container._notifier = notifier
             asyncio.get_running_loop().add_reader(notifier.fileno(), self._on_oom_signal, container)
-        container._task = asyncio.create_task(
+        exited: asyncio.Future[ContainerExit] = asyncio.get_running_loop().create_future()
+        container._exited = exited
+        task = asyncio.create_task(
             self._supervise(container, exit_source, supervised=supervised),
             name=f"container-{container.config.name}",
         )
+        container._task = task
+
+        def propagate_failure(t: asyncio.Task[ContainerExit]) -> None:
+            if exited.done():
+                return
+            if t.cancelled():
+                exited.cancel()
+            elif (exc := t.exception()) is not None:
+                exited.set_exception(exc)
+
+        task.add_done_callback(propagate_failure)
 
     async def wait_container(self, container: Container) -> ContainerExit:
-        assert container._task is not None
-        return await asyncio.shield(container._task)
+        """The container's exit, as soon as it is known (its cgroup may still be being removed)."""
+        assert container._exited is not None
+        return await asyncio.shield(container._exited)
 
     async def stop_container(self, container: Container, grace: float) -> ContainerExit:
         """SIGTERM the main process; after ``grace`` seconds SIGKILL everything in the container's cgroup."""
@@ -362,6 +376,8 @@ class Runtime:
             container.oom_records[-1].main_process_killed = True
         exit_ = _classify(container, status, count, finished)
         container.exit = exit_
+        if container._exited is not None and not container._exited.done():
+            container._exited.set_result(exit_)
         self._stop_watching(container)
         with contextlib.suppress(errors.CgroupError):
             self.driver.remove(container.cgroup)
@@ -430,7 +446,7 @@ class Runtime:
         with contextlib.suppress(errors.CgroupError):
             peak = self.driver.stats(container.cgroup).memory_peak
         memcg = self.driver.kernel_memory_path(container.cgroup)
-        reports = await self._kmsg.wait_for(memcg, container.started_at - 1, timeout=0.25)
+        reports = await self._kmsg.wait_for(memcg, container.started_at - 1, 0.25, frozenset({container.pid}))
         curve = [(round(t - now, 3), b) for t, b in container.samples if t >= now - self._curve_window]
         for number in range(len(container.oom_records) + 1, count + 1):
             report = reports[number - 1] if number - 1 < len(reports) else None

@@ -29,3 +29,11 @@ def test_unrelated_records_are_ignored() -> None:
     watcher = KmsgWatcher(path="/nonexistent")
     watcher.feed("6,1,1,-;eth0: link up\n")
     assert watcher.find("", 0) == []
+
+
+def test_rate_limited_header_falls_back_to_the_victim_pid() -> None:
+    watcher = KmsgWatcher(path="/nonexistent")
+    watcher.feed(KILLED)  # no oom-kill: header before it (the kernel rate-limited it)
+    assert watcher.find("/mkpy/kubepods/burstable/podx/hog", 0) == []
+    (report,) = watcher.find("/mkpy/kubepods/burstable/podx/hog", 0, frozenset({16048}))
+    assert report.pid == 16048 and report.memcg == ""
