@@ -71,13 +71,49 @@ class PodWorker:
     sandbox: Sandbox | None = None
     events: list[PodEvent] = field(default_factory=list)
     _slots: dict[str, _Slot] = field(default_factory=dict)
+    _init_slots: list[_Slot] = field(default_factory=list)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _terminating: bool = False
     started_at: float | None = None
 
     def __post_init__(self) -> None:
         for spec in self.pod.spec.containers:
-            self._slots[spec.name] = _Slot(spec=spec)
+            self._slots[spec.name] = _Slot(
+                spec=spec, waiting_reason="PodInitializing" if self.pod.spec.init_containers else "ContainerCreating"
+            )
+        self._init_slots = [_Slot(spec=spec) for spec in self.pod.spec.init_containers]
+
+    @property
+    def _policy(self) -> str:
+        return self.pod.spec.restart_policy or "Always"
+
+    @property
+    def _init_policy(self) -> str:
+        # Init containers that succeeded never run again; failed ones restart unless the pod says Never.
+        return "Never" if self._policy == "Never" else "OnFailure"
+
+    @staticmethod
+    def _is_sidecar(slot: _Slot) -> bool:
+        return slot.spec.restart_policy == "Always"
+
+    def _init_failed(self) -> bool:
+        """A regular init container failed for good (restartPolicy Never): the pod fails."""
+        return any(
+            not self._is_sidecar(s)
+            and s.terminated is not None
+            and s.terminated.exit_code != 0
+            and not backoff_mod.should_restart(self._init_policy, s.terminated.exit_code)
+            for s in self._init_slots
+        )
+
+    def initialized(self) -> bool:
+        for slot in self._init_slots:
+            if self._is_sidecar(slot):
+                if slot.instance is None or not slot.instance.running:
+                    return False
+            elif slot.terminated is None or slot.terminated.exit_code != 0:
+                return False
+        return True
 
     # --- identity
 
@@ -108,10 +144,28 @@ class PodWorker:
         if self.sandbox is None:
             self.sandbox = await self.runtime.run_pod_sandbox(kuberuntime.sandbox_config(self.pod))
             self.started_at = self.clock.now()
+        if not await self._sync_init_containers():
+            return
         for slot in self._slots.values():
+            if slot.waiting_reason == "PodInitializing":
+                slot.waiting_reason = "ContainerCreating"
             await self._sync_container(slot)
 
-    async def _sync_container(self, slot: _Slot) -> None:
+    async def _sync_init_containers(self) -> bool:
+        """Run init containers one by one; True once all have completed (sidecars: are running)."""
+        for slot in self._init_slots:
+            policy = "Always" if self._is_sidecar(slot) else self._init_policy
+            await self._sync_container(slot, policy)
+            if self._is_sidecar(slot):
+                if slot.instance is None or not slot.instance.running:
+                    return False
+                continue
+            running = slot.instance is not None and slot.instance.running
+            if running or slot.terminated is None or slot.terminated.exit_code != 0:
+                return False
+        return True
+
+    async def _sync_container(self, slot: _Slot, policy: str | None = None) -> None:
         name = slot.spec.name
         if slot.instance is not None and slot.instance.running:
             return
@@ -121,7 +175,7 @@ class PodWorker:
             await self._start(slot)  # first start
             return
         exit_code = slot.terminated.exit_code if slot.terminated else None
-        if not backoff_mod.should_restart(self.pod.spec.restart_policy or "Always", exit_code):
+        if not backoff_mod.should_restart(policy or self._policy, exit_code):
             return
         key = self._backoff_key(name)
         assert slot.observed_exit_at is not None
@@ -214,7 +268,7 @@ class PodWorker:
 
     def _next_deadline(self) -> float:
         waits = []
-        for slot in self._slots.values():
+        for slot in [*self._init_slots, *self._slots.values()]:
             if slot.waiting_reason == "CrashLoopBackOff" and slot.observed_exit_at is not None:
                 key = self._backoff_key(slot.spec.name)
                 waits.append(self.backoff.remaining(key, slot.observed_exit_at))
@@ -229,53 +283,59 @@ class PodWorker:
             grace = max(grace, MIN_GRACE_SECONDS) if grace > 0 else 0.0
         if self.sandbox is None:
             return
-        for slot in self._slots.values():
+        slots = [*self._init_slots, *self._slots.values()]
+        for slot in slots:
             if slot.instance is not None and slot.instance.running:
                 self._event("Normal", "Killing", f"Stopping container {slot.spec.name}", slot.spec.name)
         await self.runtime.remove_pod_sandbox(self.sandbox, grace=grace)
-        for slot in self._slots.values():
+        for slot in slots:
             if slot.instance is not None and not slot.handled_exit:
                 self._observe_exit(slot, slot.instance.exit)
 
     # --- status
 
     def container_statuses(self) -> list[types.ContainerStatus]:
-        statuses = []
-        for slot in self._slots.values():
-            state = types.ContainerState()
-            if slot.instance is not None and slot.instance.running:
-                state.running = types.ContainerStateRunning(started_at=rfc3339(slot.instance.started_at))
-            elif slot.terminated is not None and (
-                self._terminating
-                or not backoff_mod.should_restart(self.pod.spec.restart_policy or "Always", slot.terminated.exit_code)
-            ):
-                state.terminated = slot.terminated
-            elif slot.terminated is not None:
-                # Waiting to restart: the ended instance shows as lastState, as the kubelet reports it.
-                state.waiting = types.ContainerStateWaiting(slot.waiting_reason, slot.waiting_message)
-            else:
-                state.waiting = types.ContainerStateWaiting(slot.waiting_reason, slot.waiting_message)
-            last = types.ContainerState()
-            shown_last = slot.terminated if state.waiting is not None and slot.terminated else slot.last_terminated
-            if shown_last is not None:
-                last.terminated = shown_last
-            running = state.running is not None
-            statuses.append(
-                types.ContainerStatus(
-                    name=slot.spec.name,
-                    state=state,
-                    last_state=last,
-                    ready=running,
-                    started=running,
-                    restart_count=slot.restart_count,
-                    image=slot.spec.image,
-                    container_id=self._container_id(slot) if slot.instance or slot.terminated else "",
-                )
-            )
-        return statuses
+        return [self._status_of(slot, self._policy) for slot in self._slots.values()]
+
+    def init_container_statuses(self) -> list[types.ContainerStatus]:
+        return [
+            self._status_of(slot, "Always" if self._is_sidecar(slot) else self._init_policy)
+            for slot in self._init_slots
+        ]
+
+    def _status_of(self, slot: _Slot, policy: str) -> types.ContainerStatus:
+        state = types.ContainerState()
+        if slot.instance is not None and slot.instance.running:
+            state.running = types.ContainerStateRunning(started_at=rfc3339(slot.instance.started_at))
+        elif slot.terminated is not None and (
+            self._terminating or not backoff_mod.should_restart(policy, slot.terminated.exit_code)
+        ):
+            state.terminated = slot.terminated
+        else:
+            # Not started yet, or waiting to restart (the ended instance shows as lastState, as the kubelet does).
+            state.waiting = types.ContainerStateWaiting(slot.waiting_reason, slot.waiting_message)
+        last = types.ContainerState()
+        shown_last = slot.terminated if state.waiting is not None and slot.terminated else slot.last_terminated
+        if shown_last is not None:
+            last.terminated = shown_last
+        running = state.running is not None
+        return types.ContainerStatus(
+            name=slot.spec.name,
+            state=state,
+            last_state=last,
+            ready=running,
+            started=running,
+            restart_count=slot.restart_count,
+            image=slot.spec.image,
+            container_id=self._container_id(slot) if slot.instance or slot.terminated else "",
+        )
 
     def phase(self) -> str:
         """kubelet getPhase over the app containers (reference §11)."""
+        if self._init_failed():
+            return "Failed"
+        if not self.initialized():
+            return "Pending"
         statuses = self.container_statuses()
         running = sum(1 for s in statuses if s.state.running)
         waiting = sum(1 for s in statuses if s.state.waiting and not s.last_state.terminated)
@@ -302,7 +362,12 @@ class PodWorker:
         now = rfc3339(self.clock.now())
         conditions = [
             types.PodCondition(type="PodScheduled", status="True", last_transition_time=now),
-            types.PodCondition(type="Initialized", status="True", last_transition_time=now),
+            types.PodCondition(
+                type="Initialized",
+                status="True" if self.initialized() else "False",
+                reason="" if self.initialized() else "ContainersNotInitialized",
+                last_transition_time=now,
+            ),
             types.PodCondition(
                 type="ContainersReady",
                 status="True" if ready else "False",
@@ -320,6 +385,7 @@ class PodWorker:
             phase=self.phase(),
             conditions=conditions,
             container_statuses=statuses,
+            init_container_statuses=self.init_container_statuses(),
             qos_class=qos.pod_qos_class(self.pod).value,
             start_time=rfc3339(self.started_at),
         )

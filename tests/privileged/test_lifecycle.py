@@ -282,3 +282,52 @@ async def test_exec_runs_in_the_container(runtime: Runtime, tmp_path: Path) -> N
     await asyncio.sleep(0.1)
     assert runtime.driver.pids(c.cgroup) == [c.pid]  # the probe's whole process group is gone
     await runtime.remove_pod_sandbox(sandbox)
+
+
+async def test_init_containers_run_in_order_before_the_app(runtime: Runtime, tmp_path: Path) -> None:
+    trail = tmp_path / "trail"
+    pod = _pod(
+        [{"name": "app", "command": ["sh", "-c", f"cat {trail}; sleep 300"]}],
+        initContainers=[
+            {"name": "first", "command": ["sh", "-c", f"sleep 0.3; echo first >> {trail}"]},
+            {"name": "second", "command": ["sh", "-c", f"echo second >> {trail}"]},
+        ],
+    )
+    worker = _worker(runtime, pod, tmp_path)
+    await worker.sync()
+    app = worker.container_statuses()[0]
+    assert app.state.waiting is not None and app.state.waiting.reason == "PodInitializing"
+    assert worker.phase() == "Pending"
+    assert worker.status().conditions[1].status == "False"  # Initialized
+    for _ in range(2):
+        running = next(s.instance for s in worker._init_slots if s.instance is not None and s.instance.running)
+        await asyncio.wait_for(runtime.wait_container(running), 30)
+        await worker.sync()
+    assert trail.read_text() == "first\nsecond\n"
+    assert [s.state.terminated.reason for s in worker.init_container_statuses() if s.state.terminated] == [
+        "Completed",
+        "Completed",
+    ]
+    assert worker.container_statuses()[0].state.running is not None
+    assert worker.phase() == "Running" and worker.initialized()
+    await worker.terminate(grace=0)
+
+
+@pytest.mark.parametrize(("policy", "phase", "restarts"), [("Never", "Failed", 0), ("Always", "Pending", 1)])
+async def test_failing_init_container(runtime: Runtime, tmp_path: Path, policy: str, phase: str, restarts: int) -> None:
+    pod = _pod(
+        [{"name": "app", "command": ["sleep", "300"]}],
+        initContainers=[{"name": "setup", "command": ["sh", "-c", "exit 2"]}],
+        restartPolicy=policy,
+    )
+    worker = _worker(runtime, pod, tmp_path)
+    await worker.sync()
+    slot = worker._init_slots[0]
+    assert slot.instance is not None
+    await asyncio.wait_for(runtime.wait_container(slot.instance), 30)
+    await worker.sync()
+    (init_status,) = worker.init_container_statuses()
+    assert init_status.restart_count == restarts
+    assert worker.phase() == phase
+    assert worker._slots["app"].instance is None  # the app never started
+    await worker.terminate(grace=0)
