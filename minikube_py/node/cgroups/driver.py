@@ -130,3 +130,12 @@ class CgroupDriver(Protocol):
 
     def remove(self, path: str) -> None:
         """Remove the cgroup and any empty children below it; raises CgroupBusy if processes remain."""
+
+
+def qos_tier_cgroups() -> list[tuple[str, CgroupResources]]:
+    """The node-level cgroups the kubelet keeps, parents first; BestEffort's tier is pinned to the minimum weight."""
+    return [
+        (KUBEPODS, CgroupResources()),
+        (f"{KUBEPODS}/{QOSTier.BURSTABLE.value}", CgroupResources()),
+        (f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}", CgroupResources(cpu_shares=MIN_SHARES)),
+    ]

@@ -29,12 +29,10 @@ from minikube_py import errors
 from minikube_py.node.cgroups import common, files
 from minikube_py.node.cgroups.detect import V1_REQUIRED, CgroupLayout
 from minikube_py.node.cgroups.driver import (
-    KUBEPODS,
-    MIN_SHARES,
     QUOTA_PERIOD_US,
     CgroupResources,
     CgroupStats,
-    QOSTier,
+    qos_tier_cgroups,
 )
 
 # memory.limit_in_bytes reads back as PAGE_COUNTER_MAX rounded to pages when unlimited.
@@ -111,14 +109,8 @@ class V1Driver:
     def setup_node(self) -> None:
         for root in self._hierarchy_roots:
             files.make_dir(root)
-        for rel in (
-            KUBEPODS,
-            f"{KUBEPODS}/{QOSTier.BURSTABLE.value}",
-            f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}",
-        ):
-            self.create(rel, CgroupResources())
-        # The kubelet pins BestEffort's tier to the minimum weight.
-        self.update(f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}", CgroupResources(cpu_shares=MIN_SHARES))
+        for rel, resources in qos_tier_cgroups():
+            self.create(rel, resources)
 
     def teardown_node(self) -> None:
         for root in self._hierarchy_roots:

@@ -27,13 +27,12 @@ from minikube_py import errors
 from minikube_py.node.cgroups import common, files
 from minikube_py.node.cgroups.detect import CgroupLayout
 from minikube_py.node.cgroups.driver import (
-    KUBEPODS,
     MAX_SHARES,
     MIN_SHARES,
     QUOTA_PERIOD_US,
     CgroupResources,
     CgroupStats,
-    QOSTier,
+    qos_tier_cgroups,
 )
 
 WANTED_CONTROLLERS = ("cpu", "memory", "pids")
@@ -149,13 +148,8 @@ class V2Driver:
     def setup_node(self) -> None:
         self._enable_controllers(self._base_parent)
         files.make_dir(self._root)
-        for rel in (
-            KUBEPODS,
-            f"{KUBEPODS}/{QOSTier.BURSTABLE.value}",
-            f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}",
-        ):
-            self.create(rel, CgroupResources())
-        self.update(f"{KUBEPODS}/{QOSTier.BESTEFFORT.value}", CgroupResources(cpu_shares=MIN_SHARES))
+        for rel, resources in qos_tier_cgroups():
+            self.create(rel, resources)
 
     def teardown_node(self) -> None:
         self._delegated.clear()
