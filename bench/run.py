@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import bench_oom, bench_pause, bench_start, report
+from bench import bench_oom, bench_pause, bench_scheduler, bench_start, bench_watch, report
 from bench.report_model import Section
 from bench.session import TOKEN, log
 
@@ -25,6 +25,8 @@ BENCHES: dict[str, BenchFn] = {
     bench_start.NAME: lambda a: bench_start.run(a.quick, a.runs),
     bench_pause.NAME: lambda a: bench_pause.run(a.quick),
     bench_oom.NAME: lambda a: bench_oom.run(a.quick, a.trials),
+    bench_watch.NAME: lambda a: bench_watch.run(a.quick),
+    bench_scheduler.NAME: lambda a: bench_scheduler.run(a.quick),
 }
 
 

@@ -153,6 +153,45 @@ def _run_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
+def _configure_control_plane(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default="/var/lib/minikube-py", help="where the SQLite state lives")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
+    parser.add_argument("--port", type=int, default=6443)
+    parser.add_argument(
+        "--node-monitor-grace-period", type=float, default=40.0, help="seconds before a silent node is Unknown"
+    )
+    parser.add_argument("--scheduler-config", metavar="FILE", help="KubeSchedulerConfiguration YAML (profiles)")
+
+
+def _run_control_plane(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+
+    from minikube_py.control import main as control_main  # the composition root; imported only when used
+
+    scheduler_config = None
+    if args.scheduler_config:
+        with open(args.scheduler_config) as f:
+            scheduler_config = f.read()
+    config = control_main.ControlPlaneConfig(
+        data_dir=args.data_dir,
+        host=args.host,
+        port=args.port,
+        node_monitor_grace_period=args.node_monitor_grace_period,
+        scheduler_config=scheduler_config,
+    )
+    from minikube_py.control.scheduler.profile import ConfigError
+
+    try:
+        asyncio.run(control_main.serve(config))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("version", "print the version", _configure_version, _run_version),
     Command(
@@ -162,6 +201,12 @@ COMMANDS: tuple[Command, ...] = (
         _run_validate,
     ),
     Command("convert", "print manifests with every default filled in", _configure_convert, _run_convert),
+    Command(
+        "control-plane",
+        "run the API server, store and controllers in the foreground",
+        _configure_control_plane,
+        _run_control_plane,
+    ),
 )
 
 

@@ -1,0 +1,82 @@
+"""The control plane process: store + API server + controllers, in the foreground until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from minikube_py.control import apiserver, nodelifecycle, schedulercontroller
+from minikube_py.control.store import SQLiteStore
+from minikube_py.util.clock import RealClock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ControlPlaneConfig:
+    data_dir: str
+    host: str = "127.0.0.1"
+    port: int = 6443
+    node_monitor_grace_period: float = 40.0
+    """Seconds without a node status update before the node is Ready=Unknown (Kubernetes ≤1.28: 40 s)."""
+    node_monitor_period: float = 5.0
+    scheduler_config: str | None = None
+    """KubeSchedulerConfiguration YAML text (profiles, plugins, weights); None = the default profile."""
+    agent_token: str = ""
+    """Bearer token sent to node agents when proxying logs and exec."""
+
+
+async def build(config: ControlPlaneConfig) -> tuple[web.Application, SQLiteStore]:
+    os.makedirs(config.data_dir, exist_ok=True)
+    store = await SQLiteStore.open(os.path.join(config.data_dir, "state.db"))
+    app = apiserver.create_app(store, agent_token=config.agent_token)
+    service = app[apiserver.SERVICE]
+    scheduler = schedulercontroller.SchedulerController(service, config=config.scheduler_config)
+    app[apiserver.SCHEDULING_TRACES] = scheduler.traces
+    controller = nodelifecycle.NodeLifecycleController(
+        service, clock=RealClock(), grace_period=config.node_monitor_grace_period, period=config.node_monitor_period
+    )
+
+    async def controllers(app: web.Application) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(controller.run(), name="node-lifecycle"),
+            asyncio.create_task(scheduler.run(stop), name="scheduler"),
+        ]
+        yield
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app.cleanup_ctx.append(controllers)
+    return app, store
+
+
+async def serve(config: ControlPlaneConfig, *, stop: asyncio.Event | None = None) -> None:
+    app, store = await build(config)
+    runner = web.AppRunner(app, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, config.host, config.port)
+    await site.start()
+    print(f"minikube-py control plane listening on http://{config.host}:{config.port}", flush=True)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+        await runner.cleanup()
+        await store.close()

@@ -1,0 +1,90 @@
+"""The control plane schedules for real: pods bound through the API, Unschedulable reported, traces kept."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from minikube_py.control import main as control_main
+
+Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Client]:
+    app, store = await control_main.build(control_main.ControlPlaneConfig(data_dir=str(tmp_path)))
+    client: Client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        yield client
+    finally:
+        await client.close()
+        await store.close()
+
+
+def node(name: str, cpu: str, memory: str = "8Gi", **spec: Any) -> dict[str, Any]:
+    resources = {"cpu": cpu, "memory": memory, "pods": "110"}
+    return {
+        "metadata": {"name": name, "labels": {"kubernetes.io/hostname": name}},
+        "spec": spec,
+        "status": {
+            "capacity": resources,
+            "allocatable": resources,
+            "conditions": [{"type": "Ready", "status": "True"}],
+        },
+    }
+
+
+def pod(name: str, cpu: str) -> dict[str, Any]:
+    container = {"name": "c", "command": ["sleep", "1"], "resources": {"requests": {"cpu": cpu, "memory": "100Mi"}}}
+    return {"metadata": {"name": name}, "spec": {"containers": [container]}}
+
+
+async def _wait_for(predicate: Any, timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+async def test_bind_unschedulable_requeue_and_trace(cluster: Client) -> None:
+    for n in (node("small", "1"), node("big", "4"), node("cordoned", "8", unschedulable=True)):
+        assert (await cluster.post("/api/v1/nodes", json=n)).status == 201
+    assert (await cluster.post("/api/v1/namespaces/default/pods", json=pod("fits", "500m"))).status == 201
+
+    async def bound(name: str) -> str | None:
+        got = await (await cluster.get(f"/api/v1/namespaces/default/pods/{name}")).json()
+        return got["spec"].get("nodeName")
+
+    assert await _wait_for(lambda: bound("fits")) == "big"  # LeastAllocated: most room left
+    got = await (await cluster.get("/api/v1/namespaces/default/pods/fits")).json()
+    scheduled = next(c for c in got["status"]["conditions"] if c["type"] == "PodScheduled")
+    assert scheduled["status"] == "True"
+    trace = await (await cluster.get("/api/v1/namespaces/default/pods/fits/scheduling")).json()
+    assert trace["result"] == "Scheduled" and trace["node"] == "big"
+    assert trace["trace"]["selected"] == "big"
+
+    assert (await cluster.post("/api/v1/namespaces/default/pods", json=pod("huge", "6"))).status == 201
+
+    async def unschedulable() -> dict[str, Any] | None:
+        got = await (await cluster.get("/api/v1/namespaces/default/pods/huge")).json()
+        return next((c for c in got["status"].get("conditions", []) if c["type"] == "PodScheduled"), None)
+
+    cond = await _wait_for(unschedulable)
+    assert (cond["status"], cond["reason"]) == ("False", "Unschedulable")
+    assert cond["message"] == "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient cpu."
+    events = await (
+        await cluster.get("/api/v1/namespaces/default/events", params={"fieldSelector": "reason=FailedScheduling"})
+    ).json()
+    assert events["items"][0]["message"] == cond["message"]
+    # A node with room arrives: the pod is requeued and bound.
+    assert (await cluster.post("/api/v1/nodes", json=node("giant", "16"))).status == 201
+    assert await _wait_for(lambda: bound("huge"), timeout=15) == "giant"
