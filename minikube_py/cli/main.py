@@ -192,6 +192,99 @@ def _run_control_plane(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     return EXIT_OK
 
 
+def _configure_up(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", default="/var/lib/minikube-py", help="state, logs and the SQLite store")
+    parser.add_argument("--port", type=int, default=6443, help="API server port on 127.0.0.1")
+    parser.add_argument("--nodes", type=int, default=1, help="number of node agents")
+    parser.add_argument("--node-cpu", help="cpu capacity each node advertises (default: the machine's)")
+    parser.add_argument("--node-memory", help="memory capacity each node advertises (default: the machine's)")
+    parser.add_argument("--scheduler-config", metavar="FILE", help="KubeSchedulerConfiguration YAML (profiles)")
+
+
+def _run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+    import os
+
+    from minikube_py import cluster  # the composition root; imported only when used
+    from minikube_py.control.scheduler.profile import ConfigError
+
+    if os.geteuid() != 0:
+        print("error: minikube-py up runs real pods and needs root (cgroups and namespaces)", file=err)
+        return EXIT_FAILED
+    if args.nodes < 1:
+        print("error: --nodes must be at least 1", file=err)
+        return EXIT_USAGE
+    scheduler_config = None
+    if args.scheduler_config:
+        with open(args.scheduler_config) as f:
+            scheduler_config = f.read()
+    config = cluster.UpConfig(
+        data_dir=args.data_dir,
+        port=args.port,
+        nodes=args.nodes,
+        node_cpu=args.node_cpu,
+        node_memory=args.node_memory,
+        scheduler_config=scheduler_config,
+    )
+    try:
+        asyncio.run(cluster.up(config))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _configure_agent(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--server", required=True, help="the API server URL, e.g. http://10.0.0.1:6443")
+    parser.add_argument("--node-name", required=True)
+    parser.add_argument("--data-dir", default="/var/lib/minikube-py/agent")
+    parser.add_argument("--cgroup-parent", help="hierarchy path for the node's cgroups (default: the agent's own)")
+    parser.add_argument("--address", default="127.0.0.1", help="address the control plane reaches this agent at")
+    parser.add_argument("--listen", default="127.0.0.1", help="address the agent's HTTP endpoint binds")
+    parser.add_argument("--port", type=int, default=10250)
+    parser.add_argument("--token", default="", help="shared token the control plane must present")
+    parser.add_argument("--cpu", help="override the cpu capacity")
+    parser.add_argument("--memory", help="override the memory capacity")
+
+
+def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    import asyncio
+    import signal
+
+    from minikube_py.node.agent import Agent, AgentConfig
+
+    config = AgentConfig(
+        server=args.server,
+        node_name=args.node_name,
+        data_dir=args.data_dir,
+        cgroup_parent=args.cgroup_parent,
+        address=args.address,
+        listen=args.listen,
+        port=args.port,
+        token=args.token,
+        cpu=args.cpu,
+        memory=args.memory,
+    )
+
+    async def run() -> None:
+        agent = Agent(config)
+        await agent.start()
+        print(f"minikube-py agent {config.node_name} joined {config.server}", file=out, flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        # Pods keep running when the agent stops; a restarted agent re-adopts them.
+        await agent.stop(remove_pods=False)
+
+    asyncio.run(run())
+    return EXIT_OK
+
+
 COMMANDS: tuple[Command, ...] = (
     Command("version", "print the version", _configure_version, _run_version),
     Command(
@@ -201,6 +294,8 @@ COMMANDS: tuple[Command, ...] = (
         _run_validate,
     ),
     Command("convert", "print manifests with every default filled in", _configure_convert, _run_convert),
+    Command("up", "run a control plane and local node agents in the foreground", _configure_up, _run_up),
+    Command("agent", "run a node agent that joins a control plane", _configure_agent, _run_agent),
     Command(
         "control-plane",
         "run the API server, store and controllers in the foreground",

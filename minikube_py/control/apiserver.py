@@ -684,6 +684,16 @@ async def _agent_base(request: web.Request, pod: dict[str, Any]) -> str:
     name = pod["metadata"]["name"]
     if not node_name:
         raise errors.bad_request(f'pod "{name}" is not scheduled to a node yet')
+    return await _node_agent_base(request, node_name)
+
+
+async def handle_node_proxy(request: web.Request) -> web.StreamResponse:
+    """``/api/v1/nodes/NAME/proxy/PATH``: GET proxied to the node agent (e.g. ``stats/summary`` for top)."""
+    base = await _node_agent_base(request, request.match_info["name"])
+    return await _proxy(request, "GET", f"{base}/{request.match_info['path']}", dict(request.query), None)
+
+
+async def _node_agent_base(request: web.Request, node_name: str) -> str:
     node = await request.app[SERVICE].get(RESOURCES["nodes"], "", node_name)
     status = node.get("status", {})
     port = status.get("daemonEndpoints", {}).get("kubeletEndpoint", {}).get("Port")
@@ -871,6 +881,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/namespaces/{namespace}/pods/{name}/binding", handle_binding)
     r.add_get("/api/v1/namespaces/{namespace}/pods/{name}/log", handle_log)
     r.add_get("/api/v1/namespaces/{namespace}/pods/{name}/scheduling", handle_scheduling)
+    r.add_get("/api/v1/nodes/{name}/proxy/{path:.*}", handle_node_proxy)
     r.add_post("/api/v1/namespaces/{namespace}/pods/{name}/exec", handle_exec)
     r.add_get("/api/v1/namespaces/{namespace}/pods/{name}/exec", handle_exec)
     r.add_post("/api/v1/namespaces/{namespace}/bindings", handle_binding)

@@ -62,9 +62,15 @@ async def build(config: ControlPlaneConfig) -> tuple[web.Application, SQLiteStor
     return app, store
 
 
+def make_runner(app: web.Application) -> web.AppRunner:
+    """A runner whose watch streams end when their client goes away (handler_cancellation) and that does
+    not wait the default 60 s for open streams at shutdown."""
+    return web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=2.0)
+
+
 async def serve(config: ControlPlaneConfig, *, stop: asyncio.Event | None = None) -> None:
     app, store = await build(config)
-    runner = web.AppRunner(app, handle_signals=False)
+    runner = make_runner(app)
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()

@@ -19,7 +19,7 @@ from minikube_py.api import qos, types
 from minikube_py.node import backoff as backoff_mod
 from minikube_py.node import kuberuntime
 from minikube_py.node.runtime import logs
-from minikube_py.node.runtime.model import Container, ContainerExit, Sandbox
+from minikube_py.node.runtime.model import Container, ContainerExit, OomRecord, Sandbox
 from minikube_py.node.runtime.runtime import Runtime
 from minikube_py.util.clock import Clock
 
@@ -54,6 +54,7 @@ class _Slot:
     last_terminated: types.ContainerStateTerminated | None = None
     observed_exit_at: float | None = None  # clock time we saw the latest instance end (backoff reference)
     waiting_reason: str = "ContainerCreating"
+    oom_history: list[OomRecord] = field(default_factory=list)  # of ended instances (newest last)
     waiting_message: str = ""
     handled_exit: bool = False
 
@@ -68,6 +69,7 @@ class PodWorker:
     memory_capacity_bytes: int
     single_process_oom_kill: bool = False
     on_event: Callable[[PodEvent], None] | None = None
+    on_synced: Callable[[], None] | None = None  # after every sync(): the status may have changed
     sandbox: Sandbox | None = None
     events: list[PodEvent] = field(default_factory=list)
     _slots: dict[str, _Slot] = field(default_factory=dict)
@@ -197,6 +199,9 @@ class PodWorker:
     def _observe_exit(self, slot: _Slot, exit_: ContainerExit | None) -> None:
         assert exit_ is not None
         slot.handled_exit = True
+        if slot.instance is not None:
+            slot.oom_history.extend(slot.instance.oom_records)
+            del slot.oom_history[:-10]
         slot.observed_exit_at = self.clock.now()
         code = exit_.exit_code if exit_.exit_code is not None else 137
         message = exit_.message
@@ -256,12 +261,50 @@ class PodWorker:
             await self.runtime.wait_container(instance)
         self._wakeup.set()
 
+    # --- recovery and lookups
+
+    def adopt(self, sandbox: Sandbox, restart_counts: dict[str, int]) -> None:
+        """Take over a sandbox a previous agent started (re-adopted by the runtime from its state dir)."""
+        self.sandbox = sandbox
+        self.started_at = sandbox.created_at
+        for slot in [*self._init_slots, *self._slots.values()]:
+            slot.restart_count = restart_counts.get(slot.spec.name, 0)
+            instance = sandbox.containers.get(slot.spec.name)
+            if instance is None:
+                continue
+            slot.instance = instance
+            slot.handled_exit = False
+            if slot.waiting_reason == "PodInitializing":
+                slot.waiting_reason = "ContainerCreating"
+            asyncio.get_running_loop().create_task(self._notify_on_exit(instance))
+
+    def container(self, name: str) -> tuple[Container | None, int]:
+        """The current instance of a container (if any) and its restart count."""
+        for slot in [*self._init_slots, *self._slots.values()]:
+            if slot.spec.name == name:
+                return slot.instance, slot.restart_count
+        raise KeyError(name)
+
+    def oom_records(self) -> list[OomRecord]:
+        """Every OOM record of this pod's containers, ended instances included, oldest first."""
+        records: list[OomRecord] = []
+        for slot in [*self._init_slots, *self._slots.values()]:
+            records += slot.oom_history
+            if slot.instance is not None and not slot.handled_exit:
+                records += slot.instance.oom_records
+        return sorted(records, key=lambda r: r.detected_at)
+
+    def instances(self) -> list[Container]:
+        return [s.instance for s in [*self._init_slots, *self._slots.values()] if s.instance is not None]
+
     # --- the loop
 
     async def run(self) -> None:
         """Repeat ``sync()`` whenever a container exits or a backoff may have ended."""
         while not self._terminating:
             await self.sync()
+            if self.on_synced is not None:
+                self.on_synced()
             self._wakeup.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self._next_deadline())

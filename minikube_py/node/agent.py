@@ -1,0 +1,595 @@
+"""The node agent (our kubelet): registers its Node, heartbeats, runs the pods bound to it, reports status.
+
+Composition root of the node side: it builds the real cgroup driver, runtime and API client and starts the
+loops; everything it drives is tested on its own.  It never imports the control plane: it talks HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import platform
+import shutil
+import socket
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+from aiohttp import web
+
+from minikube_py import __version__
+from minikube_py.api import codec, qos, types
+from minikube_py.api.quantity import Quantity
+from minikube_py.node import backoff as backoff_mod
+from minikube_py.node.apiclient import ApiClient, ApiRequestError
+from minikube_py.node.cgroups.factory import CgroupConfig, new_driver
+from minikube_py.node.podworker import PodEvent, PodWorker, rfc3339
+from minikube_py.node.runtime import logs
+from minikube_py.node.runtime.runtime import Runtime
+from minikube_py.util.clock import Clock, RealClock
+
+log = logging.getLogger(__name__)
+
+ANNOTATION_OOM = "minikube-py.io/oom-records"
+ANNOTATION_SANDBOX = "minikube-py.io/sandbox"
+KUBELET_VERSION = f"v1.30.0-minikube-py.{__version__}"
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    server: str
+    node_name: str
+    data_dir: str = "/var/lib/minikube-py/agent"
+    cgroup_parent: str | None = None
+    node_dir: str = ""  # default: minikube_py-<node name>
+    address: str = "127.0.0.1"  # advertised InternalIP; the control plane reaches the agent here
+    listen: str = "127.0.0.1"
+    port: int = 10250
+    token: str = ""  # when set, the agent's HTTP endpoint requires "Authorization: Bearer <token>"
+    cpu: str | None = None  # capacity overrides (default: what the machine and our cgroup allow)
+    memory: str | None = None
+    max_pods: int = 110
+    heartbeat_interval: float = 10.0
+    single_process_oom_kill: bool = False
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def machine_capacity(config: AgentConfig) -> dict[str, str]:
+    cpu = config.cpu or str(os.cpu_count() or 1)
+    memory = config.memory or str(psutil.virtual_memory().total)
+    return {"cpu": cpu, "memory": memory, "pods": str(config.max_pods)}
+
+
+class Agent:
+    def __init__(self, config: AgentConfig, *, runtime: Runtime | None = None, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or RealClock()
+        if runtime is None:
+            pause = shutil.which("catatonit")
+            if pause is None:
+                raise RuntimeError("catatonit is not installed (run `make install`)")
+            driver = new_driver(
+                CgroupConfig(parent=config.cgroup_parent, node_dir=config.node_dir or f"minikube_py-{config.node_name}")
+            )
+            runtime = Runtime(driver, state_dir=os.path.join(config.data_dir, "runtime"), pause_argv=(pause, "-P"))
+        self.runtime = runtime
+        self.api = ApiClient(config.server)
+        self.backoff = backoff_mod.Backoff(self.clock)
+        self.workers: dict[str, PodWorker] = {}  # pod uid -> worker
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._worker_tasks: dict[str, list[asyncio.Task[Any]]] = {}
+        self._reported: dict[str, Any] = {}
+        self._runner: web.AppRunner | None = None
+        self.capacity = machine_capacity(config)
+        self.memory_capacity = Quantity.parse(self.capacity["memory"]).value()
+        self.ready = asyncio.Event()
+
+    # --- lifecycle
+
+    async def start(self) -> None:
+        os.makedirs(self.config.data_dir, exist_ok=True)
+        await self.runtime.start()
+        await self._serve_http()
+        await self._register()
+        self._tasks = [
+            asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+            asyncio.create_task(self._pod_loop(), name="pod-watch"),
+        ]
+
+    async def stop(self, *, remove_pods: bool) -> None:
+        """Stop the loops; with ``remove_pods`` every pod is terminated and the node's cgroups removed."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if remove_pods:
+            await asyncio.gather(*(self._terminate(uid, 0) for uid in list(self.workers)), return_exceptions=True)
+            for sandbox in list(self.runtime.sandboxes.values()):
+                with contextlib.suppress(Exception):
+                    await self.runtime.remove_pod_sandbox(sandbox)
+        for tasks in self._worker_tasks.values():
+            for task in tasks:
+                task.cancel()
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.runtime.close(shutdown_shim=remove_pods)
+        if remove_pods:
+            with contextlib.suppress(Exception):
+                self.runtime.driver.teardown_node()
+        await self.api.close()
+
+    # --- the Node object
+
+    def node_object(self) -> dict[str, Any]:
+        now = rfc3339(self.clock.now())
+        labels = {
+            "kubernetes.io/hostname": self.config.node_name,
+            "kubernetes.io/os": "linux",
+            "kubernetes.io/arch": {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine()),
+            **self.config.labels,
+        }
+        return {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": self.config.node_name, "labels": labels},
+            "spec": {},
+            "status": {
+                "capacity": dict(self.capacity),
+                "allocatable": dict(self.capacity),
+                "addresses": [
+                    {"type": "InternalIP", "address": self.config.address},
+                    {"type": "Hostname", "address": socket.gethostname()},
+                ],
+                "daemonEndpoints": {"kubeletEndpoint": {"Port": self._port}},
+                "nodeInfo": {
+                    "operatingSystem": "linux",
+                    "architecture": labels["kubernetes.io/arch"],
+                    "kernelVersion": platform.release(),
+                    "kubeletVersion": KUBELET_VERSION,
+                    "containerRuntimeVersion": f"minikube-py://{__version__} ({self.runtime.driver.name})",
+                },
+                "conditions": self._conditions(now),
+            },
+        }
+
+    def _conditions(self, now: str | None) -> list[dict[str, Any]]:
+        conditions = []
+        for kind, reason, message in (
+            ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+            ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+            ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+        ):
+            conditions.append(
+                {"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": now}
+            )
+        conditions.append(
+            {
+                "type": "Ready",
+                "status": "True",
+                "reason": "KubeletReady",
+                "message": "kubelet is posting ready status",
+                "lastHeartbeatTime": now,
+            }
+        )
+        return conditions
+
+    async def _register(self) -> None:
+        node = self.node_object()
+        try:
+            await self.api.request("POST", "/api/v1/nodes", node)
+        except ApiRequestError as err:
+            if err.code != 409:
+                raise
+            current = await self.api.request("GET", f"/api/v1/nodes/{self.config.node_name}")
+            current["status"] = node["status"]
+            current["metadata"]["labels"] = {**current["metadata"].get("labels", {}), **node["metadata"]["labels"]}
+            await self.api.request("PUT", f"/api/v1/nodes/{self.config.node_name}/status", current)
+
+    async def heartbeat_once(self) -> None:
+        current = await self.api.request("GET", f"/api/v1/nodes/{self.config.node_name}")
+        status = current.setdefault("status", {})
+        status["conditions"] = self._conditions(rfc3339(self.clock.now()))
+        status["daemonEndpoints"] = {"kubeletEndpoint": {"Port": self._port}}
+        await self.api.request("PUT", f"/api/v1/nodes/{self.config.node_name}/status", current)
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.heartbeat_interval)
+            try:
+                await self.heartbeat_once()
+            except ApiRequestError as err:
+                log.warning("heartbeat failed: %s", err)
+
+    # --- pods bound to this node
+
+    async def _pod_loop(self) -> None:
+        selector = f"spec.nodeName={self.config.node_name}"
+        path = "/api/v1/pods"
+        while True:
+            try:
+                listing = await self.api.request("GET", path, fieldSelector=selector)
+                seen = set()
+                for pod in listing["items"]:
+                    seen.add(pod["metadata"]["uid"])
+                    await self._on_pod("ADDED", pod)
+                for uid in [u for u in self.workers if u not in seen]:
+                    await self._terminate(uid, 0)
+                await self._adopt_orphans(seen)
+                self.ready.set()
+                rv = listing["metadata"]["resourceVersion"]
+                async for event in self.api.watch(path, fieldSelector=selector, resourceVersion=rv):
+                    await self._on_pod(event["type"], event["object"])
+            except ApiRequestError as err:
+                log.warning("pod watch: %s; re-listing", err)
+                await asyncio.sleep(0.5 if err.code == 410 else 2.0)
+
+    async def _adopt_orphans(self, live: set[str]) -> None:
+        """Sandboxes the runtime re-adopted whose pods no longer exist: remove them."""
+        for uid, sandbox in list(self.runtime.sandboxes.items()):
+            if uid not in live and uid not in self.workers:
+                with contextlib.suppress(Exception):
+                    await self.runtime.remove_pod_sandbox(sandbox)
+
+    async def _on_pod(self, kind: str, raw: dict[str, Any]) -> None:
+        uid = raw["metadata"]["uid"]
+        if kind == "DELETED":
+            if uid in self.workers:
+                await self._terminate(uid, 0)
+            return
+        if raw["metadata"].get("deletionTimestamp"):
+            if uid not in self._worker_tasks or not any(t.get_name() == "terminate" for t in self._worker_tasks[uid]):
+                grace = int(raw["metadata"].get("deletionGracePeriodSeconds", 30))
+                task = asyncio.create_task(self._delete_gracefully(raw, grace), name="terminate")
+                self._worker_tasks.setdefault(uid, []).append(task)
+            return
+        if uid in self.workers or raw.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+            return
+        pod = codec.decode(types.Pod, raw)
+        rejection = self._admit(pod)
+        if rejection is not None:
+            reason, message = rejection
+            await self._put_status(raw, {"phase": "Failed", "reason": reason, "message": message})
+            return
+        worker = PodWorker(
+            runtime=self.runtime,
+            pod=pod,
+            clock=self.clock,
+            backoff=self.backoff,
+            log_root=os.path.join(self.config.data_dir, "pods"),
+            memory_capacity_bytes=self.memory_capacity,
+            single_process_oom_kill=self.config.single_process_oom_kill,
+        )
+        sandbox = self.runtime.sandboxes.get(uid)
+        if sandbox is not None:  # a previous agent started it: take it over
+            counts = {
+                s["name"]: int(s.get("restartCount", 0)) for s in raw.get("status", {}).get("containerStatuses", [])
+            }
+            worker.adopt(sandbox, counts)
+        changed = asyncio.Event()
+        worker.on_synced = changed.set
+        worker.on_event = lambda event, raw=raw: self._post_event(raw, event)
+        self.workers[uid] = worker
+        self._worker_tasks[uid] = [
+            asyncio.create_task(self._run_worker(worker), name=f"pod-{uid}"),
+            asyncio.create_task(self._report_loop(worker, changed), name=f"report-{uid}"),
+        ]
+
+    def _admit(self, pod: types.Pod) -> tuple[str, str] | None:
+        """kubelet admission: the pod's requests must fit what this node has left (reason OutOf<resource>)."""
+        requested = qos.pod_effective_requests(pod)
+        if len(self.workers) + 1 > self.config.max_pods:
+            return (
+                "OutOfpods",
+                "Node didn't have enough resource: pods, requested: 1, "
+                f"used: {len(self.workers)}, capacity: {self.config.max_pods}",
+            )
+        for resource in ("cpu", "memory"):
+            capacity = Quantity.parse(self.capacity[resource])
+            used = sum(
+                (qos.pod_effective_requests(w.pod).get(resource, Quantity.from_int(0)) for w in self.workers.values()),
+                Quantity.from_int(0),
+            )
+            want = requested.get(resource, Quantity.from_int(0))
+            if used + want > capacity:
+                # The kubelet prints cpu in millicores and memory in bytes.
+                want_n, used_n, cap_n = (
+                    (q.milli_value() if resource == "cpu" else q.value()) for q in (want, used, capacity)
+                )
+                return f"OutOf{resource}", (
+                    f"Node didn't have enough resource: {resource}, requested: {want_n}, "
+                    f"used: {used_n}, capacity: {cap_n}"
+                )
+        return None
+
+    async def _run_worker(self, worker: PodWorker) -> None:
+        try:
+            await worker.run()
+        except Exception as err:
+            log.exception("pod %s/%s failed", worker.pod.metadata.namespace, worker.pod.metadata.name)
+            raw = {"metadata": {"name": worker.pod.metadata.name, "namespace": worker.pod.metadata.namespace}}
+            with contextlib.suppress(ApiRequestError):
+                await self._put_status(raw, {"phase": "Failed", "reason": "RunPodSandboxError", "message": str(err)})
+
+    async def _report_loop(self, worker: PodWorker, changed: asyncio.Event) -> None:
+        while True:
+            await changed.wait()
+            changed.clear()
+            await asyncio.sleep(0)  # coalesce bursts of syncs
+            with contextlib.suppress(ApiRequestError):
+                await self.report(worker)
+
+    async def report(self, worker: PodWorker) -> None:
+        """Write the worker's status (and our annotations) to the API if they changed."""
+        status = codec.encode(worker.status())
+        status["hostIP"] = self.config.address
+        if worker.sandbox is not None:
+            status.setdefault("startTime", rfc3339(worker.sandbox.created_at))
+        uid = worker.pod.metadata.uid
+        annotations = self._annotations(worker)
+        snapshot = json.dumps([_stable(status), annotations], sort_keys=True)
+        if self._reported.get(uid) == snapshot:
+            return
+        ns, name = worker.pod.metadata.namespace, worker.pod.metadata.name
+        current = await self.api.request("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
+        if current["metadata"]["uid"] != uid:
+            return
+        if annotations and any(current["metadata"].get("annotations", {}).get(k) != v for k, v in annotations.items()):
+            current["metadata"].setdefault("annotations", {}).update(annotations)
+            current = await self.api.request("PUT", f"/api/v1/namespaces/{ns}/pods/{name}", current)
+        conditions = {c["type"]: c for c in current.get("status", {}).get("conditions", [])}
+        scheduled = conditions.get("PodScheduled")
+        if scheduled is not None:
+            status["conditions"] = [
+                scheduled,
+                *[c for c in status.get("conditions", []) if c["type"] != "PodScheduled"],
+            ]
+        current["status"] = status
+        await self.api.request("PUT", f"/api/v1/namespaces/{ns}/pods/{name}/status", current)
+        self._reported[uid] = snapshot
+
+    def _annotations(self, worker: PodWorker) -> dict[str, str]:
+        out: dict[str, str] = {}
+        records = [r.to_dict() for r in worker.oom_records()]
+        if records:
+            out[ANNOTATION_OOM] = json.dumps(records[-5:])
+        if worker.sandbox is not None:
+            cgroups = {}
+            for c in worker.instances():
+                if c.running:
+                    with contextlib.suppress(Exception):
+                        cgroups[c.config.name] = self.runtime.driver.settings(c.cgroup)
+            info = {
+                "namespaces": worker.sandbox.namespaces,
+                "cgroup": worker.sandbox.cgroup,
+                "driver": self.runtime.driver.name,
+                "cgroups": cgroups,
+            }
+            out[ANNOTATION_SANDBOX] = json.dumps(info, sort_keys=True)
+        return out
+
+    async def _put_status(self, raw: dict[str, Any], status: dict[str, Any]) -> None:
+        ns, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
+        current = await self.api.request("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
+        current["status"] = {**current.get("status", {}), **status}
+        await self.api.request("PUT", f"/api/v1/namespaces/{ns}/pods/{name}/status", current)
+
+    def _post_event(self, raw: dict[str, Any], event: PodEvent) -> None:
+        meta = raw["metadata"]
+        now = rfc3339(self.clock.now())
+        body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{time.time_ns():x}", "namespace": meta["namespace"]},
+            "involvedObject": {
+                "kind": "Pod",
+                "name": meta["name"],
+                "namespace": meta["namespace"],
+                "uid": meta["uid"],
+                "apiVersion": "v1",
+                **({"fieldPath": f"spec.containers{{{event.container}}}"} if event.container else {}),
+            },
+            "type": event.type,
+            "reason": event.reason,
+            "message": event.message,
+            "count": 1,
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "source": {"component": "kubelet", "host": self.config.node_name},
+            "reportingComponent": "kubelet",
+            "reportingInstance": self.config.node_name,
+        }
+        task = asyncio.get_running_loop().create_task(self._send_event(body))
+        self._tasks.append(task)
+
+    async def _send_event(self, body: dict[str, Any]) -> None:
+        with contextlib.suppress(ApiRequestError):
+            await self.api.request("POST", f"/api/v1/namespaces/{body['metadata']['namespace']}/events", body)
+
+    async def _terminate(self, uid: str, grace: float) -> None:
+        worker = self.workers.pop(uid, None)
+        if worker is not None:
+            await worker.terminate(grace=grace)
+        for task in self._worker_tasks.pop(uid, []):
+            if task is not asyncio.current_task():
+                task.cancel()
+        self._reported.pop(uid, None)
+        sandbox = self.runtime.sandboxes.get(uid)
+        if sandbox is not None:
+            await self.runtime.remove_pod_sandbox(sandbox, grace=grace)
+
+    async def _delete_gracefully(self, raw: dict[str, Any], grace: int) -> None:
+        uid = raw["metadata"]["uid"]
+        worker = self.workers.get(uid)
+        await self._terminate(uid, grace)
+        if worker is not None:
+            with contextlib.suppress(ApiRequestError):
+                await self.report(worker)
+        ns, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
+        with contextlib.suppress(ApiRequestError):
+            await self.api.request("DELETE", f"/api/v1/namespaces/{ns}/pods/{name}", gracePeriodSeconds="0")
+
+    # --- the agent's own endpoint (logs, exec, stats) ----------------------------------------------------
+
+    @property
+    def _port(self) -> int:
+        if self._runner is not None:
+            for site in self._runner.sites:
+                server = getattr(site, "_server", None)
+                if server is not None and server.sockets:
+                    return int(server.sockets[0].getsockname()[1])
+        return self.config.port
+
+    async def _serve_http(self) -> None:
+        app = web.Application(middlewares=[self._auth])
+        app.router.add_get("/healthz", _healthz)
+        app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self._handle_logs)
+        app.router.add_post("/exec/{ns}/{pod}/{container}", self._handle_exec)
+        app.router.add_get("/stats/summary", self._handle_stats)
+        # Log follows end with their client; shutdown does not wait for open streams.
+        self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=2.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.config.listen, self.config.port).start()
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        authorized = request.headers.get("Authorization") == f"Bearer {self.config.token}"
+        if self.config.token and request.path != "/healthz" and not authorized:
+            status = {
+                "kind": "Status",
+                "status": "Failure",
+                "reason": "Unauthorized",
+                "code": 401,
+                "message": "Unauthorized",
+            }
+            return web.json_response(status, status=401)
+        result: web.StreamResponse = await handler(request)
+        return result
+
+    def _worker_for(self, ns: str, name: str) -> PodWorker:
+        for worker in self.workers.values():
+            if worker.pod.metadata.namespace == ns and worker.pod.metadata.name == name:
+                return worker
+        raise web.HTTPNotFound(
+            text=json.dumps(
+                {
+                    "kind": "Status",
+                    "code": 404,
+                    "reason": "NotFound",
+                    "message": f'pod "{name}" is not running on node {self.config.node_name}',
+                }
+            ),
+            content_type="application/json",
+        )
+
+    async def _handle_logs(self, request: web.Request) -> web.StreamResponse:
+        worker = self._worker_for(request.match_info["ns"], request.match_info["pod"])
+        container = request.match_info["container"]
+        try:
+            _, restarts = worker.container(container)
+        except KeyError as err:
+            raise web.HTTPBadRequest(
+                text=f"container {container} is not valid for pod {worker.pod.metadata.name}"
+            ) from err
+        previous = request.query.get("previous") in ("true", "1")
+        if previous and restarts == 0:
+            raise web.HTTPBadRequest(
+                text=f'previous terminated container "{container}" in pod "{worker.pod.metadata.name}" not found'
+            )
+        path = worker.log_path(container, restarts - 1 if previous else restarts)
+        tail = int(request.query["tailLines"]) if request.query.get("tailLines") else None
+        timestamps = request.query.get("timestamps") in ("true", "1")
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        await response.prepare(request)
+        if not os.path.exists(path):
+            await response.write_eof()
+            return response
+        if request.query.get("follow") in ("true", "1") and not previous:
+            stop = asyncio.Event()
+            async for line in logs.follow_log(path, stop=stop, tail=tail, timestamps=timestamps):
+                await response.write(line)
+        else:
+            for line in logs.read_log(path, tail=tail, timestamps=timestamps):
+                await response.write(line)
+        await response.write_eof()
+        return response
+
+    async def _handle_exec(self, request: web.Request) -> web.Response:
+        worker = self._worker_for(request.match_info["ns"], request.match_info["pod"])
+        instance, _ = worker.container(request.match_info["container"])
+        if instance is None or not instance.running:
+            raise web.HTTPBadRequest(text="container is not running")
+        timeout = float(request.query["timeoutSeconds"]) if request.query.get("timeoutSeconds") else None
+        result = await self.runtime.exec_in_container(instance, request.query.getall("command"), timeout=timeout)
+        return web.json_response(
+            {
+                "exitCode": result.exit_code,
+                "stdout": result.stdout,
+                "stderr": result.stderr,
+                "timedOut": result.timed_out,
+            }
+        )
+
+    async def _handle_stats(self, request: web.Request) -> web.Response:
+        pods = []
+        for worker in self.workers.values():
+            containers = []
+            for c in worker.instances():
+                if not c.running:
+                    continue
+                with contextlib.suppress(Exception):
+                    s = self.runtime.container_stats(c)
+                    containers.append(
+                        {
+                            "name": c.config.name,
+                            "cpu": {
+                                "usageCoreNanoSeconds": s.cpu_usage_ns,
+                                "throttledPeriods": s.cpu_nr_throttled,
+                                "periods": s.cpu_nr_periods,
+                                "throttledTimeNanoSeconds": s.cpu_throttled_ns,
+                            },
+                            "memory": {
+                                "workingSetBytes": s.memory_working_set,
+                                "usageBytes": s.memory_usage,
+                                "limitBytes": s.memory_limit,
+                            },
+                        }
+                    )
+            meta = worker.pod.metadata
+            pods.append(
+                {"podRef": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid}, "containers": containers}
+            )
+        vm = psutil.virtual_memory()
+        node = {
+            "nodeName": self.config.node_name,
+            "cpu": {"usageCoreNanoSeconds": int(sum(psutil.cpu_times()[:3]) * 1e9)},
+            "memory": {"workingSetBytes": vm.total - vm.available, "availableBytes": vm.available},
+        }
+        return web.json_response({"node": node, "pods": pods})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.Response(text="ok")
+
+
+def _stable(status: dict[str, Any]) -> dict[str, Any]:
+    """The status without transition timestamps that change on every rebuild (they must not force writes)."""
+    copy = json.loads(json.dumps(status))
+    for cond in copy.get("conditions", []):
+        cond.pop("lastTransitionTime", None)
+    return dict(copy)
+
+
+@contextlib.asynccontextmanager
+async def running(config: AgentConfig) -> AsyncIterator[Agent]:
+    agent = Agent(config)
+    await agent.start()
+    try:
+        yield agent
+    finally:
+        await agent.stop(remove_pods=False)

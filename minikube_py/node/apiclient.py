@@ -1,0 +1,83 @@
+"""The agent's asynchronous client of the control plane (plain HTTP + JSON; statuses become typed errors)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+
+from minikube_py import errors
+
+
+class ApiRequestError(errors.MinikubeError):
+    """The API server answered with a Status failure (``code``, ``reason``) or could not be reached (code 0)."""
+
+    def __init__(self, code: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+
+
+class ApiClient:
+    def __init__(self, server: str, *, timeout: float = 10.0) -> None:
+        self.server = server.rstrip("/")
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ApiClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._timeout))
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(self, method: str, path: str, body: Any = None, **params: str) -> dict[str, Any]:
+        try:
+            async with self._http().request(
+                method,
+                self.server + path,
+                json=body,
+                params=params or None,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+            ) as r:
+                text = await r.text()
+                data: dict[str, Any] = json.loads(text) if text else {}
+                if r.status >= 400:
+                    raise ApiRequestError(r.status, str(data.get("reason", "")), str(data.get("message", text)))
+                return data
+        except aiohttp.ClientError as err:
+            raise ApiRequestError(0, "Unreachable", f"cannot reach the API server at {self.server}: {err}") from err
+        except TimeoutError as err:
+            raise ApiRequestError(0, "Timeout", f"the API server at {self.server} did not answer in time") from err
+
+    async def watch(self, path: str, **params: str) -> AsyncIterator[dict[str, Any]]:
+        """Yield watch events; raises ApiRequestError(410) on an ERROR event with code 410."""
+        params = {**params, "watch": "true"}
+        try:
+            async with self._http().get(self.server + path, params=params) as r:
+                if r.status >= 400:
+                    data = await r.json()
+                    raise ApiRequestError(r.status, str(data.get("reason", "")), str(data.get("message", "")))
+                async for line in r.content:
+                    if not line.strip():
+                        continue
+                    event: dict[str, Any] = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object", {})
+                        raise ApiRequestError(
+                            int(status.get("code", 500)), str(status.get("reason", "")), str(status.get("message", ""))
+                        )
+                    yield event
+        except aiohttp.ClientError as err:
+            raise ApiRequestError(0, "Unreachable", f"watch of {path} broke: {err}") from err

@@ -1,0 +1,194 @@
+"""`minikube-py up` end to end, as a user would run it: real agent, real pods, real OOM kills."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from minikube_py.node.cgroups import detect
+
+pytestmark = [pytest.mark.root]
+CLI = str(Path(sys.executable).with_name("minikube-py"))
+ALLOC = "import time\nb = []\nfor _ in range(50):\n    b.append(bytearray(4 << 20))\n    time.sleep(0.02)\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Cluster:
+    def __init__(self, proc: subprocess.Popen[bytes], base: str, session: aiohttp.ClientSession, data_dir: str) -> None:
+        self.proc, self.base, self.session, self.data_dir = proc, base, session, data_dir
+
+    async def get(self, path: str, **params: str) -> Any:
+        async with self.session.get(self.base + path, params=params) as r:
+            return await r.json() if r.content_type == "application/json" else await r.text()
+
+    async def post(self, path: str, body: Any, **params: str) -> tuple[int, Any]:
+        async with self.session.post(self.base + path, json=body, params=params) as r:
+            return r.status, await r.json()
+
+    async def wait(self, what: str, check: Any, timeout: float = 20.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = await check()
+            if value:
+                return value
+            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            await asyncio.sleep(0.1)
+
+
+def _node_dirs() -> list[str]:
+    layout = detect.detect_layout()
+    name = f"minikube_py-{socket.gethostname().split('.')[0].lower()}"
+    controllers = ["memory", "cpu", "pids"] if layout.v1_mounts else [""]
+    return [os.path.join(layout.own_dir(c), name) for c in controllers]
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    port = _free_port()
+    proc = subprocess.Popen([CLI, "up", "--data-dir", str(tmp_path), "--port", str(port)], stdout=subprocess.DEVNULL)
+    session = aiohttp.ClientSession()
+    c = Cluster(proc, f"http://127.0.0.1:{port}", session, str(tmp_path))
+    try:
+
+        async def node_ready() -> bool:
+            try:
+                nodes = await c.get("/api/v1/nodes")
+            except aiohttp.ClientError:
+                return False
+            return bool(nodes["items"]) and nodes["items"][0]["status"]["conditions"][-1]["status"] == "True"
+
+        await c.wait("the node to register", node_ready, timeout=60)
+        yield c
+    finally:
+        await session.close()
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _pod(name: str, command: list[str], **resources: dict[str, str]) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {"containers": [{"name": "main", "command": command, "resources": resources}]},
+    }
+
+
+async def test_oom_pod_logs_exec_top_delete_and_ctrl_c(cluster: Cluster) -> None:
+    status, body = await cluster.post(
+        "/api/v1/namespaces/default/pods", _pod("hog", [sys.executable, "-S", "-c", ALLOC], limits={"memory": "64Mi"})
+    )
+    assert status == 201, body
+    t0 = time.monotonic()
+
+    async def oom_seen() -> dict[str, Any] | None:
+        pod = await cluster.get("/api/v1/namespaces/default/pods/hog")
+        for cs in pod["status"].get("containerStatuses", []):
+            last = cs.get("lastState", {}).get("terminated") or cs.get("state", {}).get("terminated") or {}
+            if last.get("reason") == "OOMKilled" and cs["restartCount"] >= 1:
+                return pod
+        return None
+
+    pod = await cluster.wait("OOMKilled with a restart", oom_seen, timeout=10)
+    assert time.monotonic() - t0 < 10
+    records = json.loads(pod["metadata"]["annotations"]["minikube-py.io/oom-records"])
+    assert records[0]["limit_bytes"] == 64 << 20 and records[0]["memory_curve"]
+    sandbox = json.loads(pod["metadata"]["annotations"]["minikube-py.io/sandbox"])
+    assert set(sandbox["namespaces"]) == {"pid", "net", "ipc", "uts", "mnt"}
+
+    # A CPU-limited pod: its throttling shows in the node's stats (what `top` reads), and logs/exec work.
+    script = "import time\nprint('hello from spin', flush=True)\nwhile True: pass"
+    status, body = await cluster.post(
+        "/api/v1/namespaces/default/pods", _pod("spin", [sys.executable, "-S", "-c", script], limits={"cpu": "100m"})
+    )
+    assert status == 201, body
+
+    async def running() -> bool:
+        pod = await cluster.get("/api/v1/namespaces/default/pods/spin")
+        return pod["status"].get("phase") == "Running"
+
+    await cluster.wait("spin to run", running)
+    node = pod["spec"]["nodeName"]
+
+    async def throttled() -> dict[str, Any] | None:
+        summary = await cluster.get(f"/api/v1/nodes/{node}/proxy/stats/summary")
+        for p in summary["pods"]:
+            if p["podRef"]["name"] == "spin" and p["containers"] and p["containers"][0]["cpu"]["throttledPeriods"] > 5:
+                return p
+        return None
+
+    await cluster.wait("throttling to show", throttled)
+    assert "hello from spin" in await cluster.get("/api/v1/namespaces/default/pods/spin/log")
+    async with cluster.session.post(
+        cluster.base + "/api/v1/namespaces/default/pods/spin/exec", params=[("command", "hostname"), ("command", "-s")]
+    ) as r:
+        result = await r.json()
+    assert result["exitCode"] == 0 and result["stdout"].strip() == "spin"
+
+    # Delete: the object goes away (graceful, then removed by the agent) and so do the pod's cgroups.
+    uid = (await cluster.get("/api/v1/namespaces/default/pods/spin"))["metadata"]["uid"]
+    async with cluster.session.delete(
+        cluster.base + "/api/v1/namespaces/default/pods/spin", params={"gracePeriodSeconds": "1"}
+    ) as r:
+        assert r.status == 200
+
+    async def gone() -> bool:
+        async with cluster.session.get(cluster.base + "/api/v1/namespaces/default/pods/spin") as r:
+            return r.status == 404
+
+    await cluster.wait("the pod to be removed", gone)
+    for d in _node_dirs():
+        for dirpath, dirnames, _ in os.walk(d):
+            assert not any(uid in name for name in dirnames), f"pod cgroup left in {dirpath}"
+
+    # Ctrl-C of `up` stops everything and leaves nothing behind.
+    cluster.proc.send_signal(signal.SIGINT)
+    assert cluster.proc.wait(60) == 0
+    for d in _node_dirs():
+        assert not os.path.exists(d), f"node cgroup {d} left behind"
+    # The node shim's command line names its socket under this cluster's data dir: it must be gone.
+    leftovers = subprocess.run(["pgrep", "-f", cluster.data_dir], capture_output=True, text=True)
+    assert leftovers.stdout.split() == [], leftovers.stdout
+
+
+async def test_official_client_sees_running_pod_and_reads_logs(cluster: Cluster) -> None:
+    from kubernetes import client
+
+    cfg = client.Configuration()
+    cfg.host = cluster.base
+    v1 = client.CoreV1Api(client.ApiClient(cfg))
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name="greeter"),
+        spec=client.V1PodSpec(
+            containers=[client.V1Container(name="main", image="none", command=["sh", "-c", "echo hi there; sleep 300"])]
+        ),
+    )
+    await asyncio.to_thread(v1.create_namespaced_pod, "default", pod)
+
+    async def running() -> bool:
+        got = await asyncio.to_thread(v1.read_namespaced_pod, "greeter", "default")
+        return bool(got.status.phase == "Running")
+
+    await cluster.wait("greeter to run", running)
+    text = await cluster.wait("logs", lambda: asyncio.to_thread(v1.read_namespaced_pod_log, "greeter", "default"))
+    assert text.strip() == "hi there"
