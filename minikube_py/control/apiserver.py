@@ -25,6 +25,7 @@ from minikube_py import __version__
 from minikube_py.api import codec, qos, types
 from minikube_py.api import field as api_field
 from minikube_py.control import errors, patch, quota, selectors
+from minikube_py.control import metrics as metrics_mod
 from minikube_py.control import store as store_mod
 from minikube_py.control.registry import RESOURCES, Resource
 
@@ -412,6 +413,7 @@ def _pod_update_problems(old: dict[str, Any], new: dict[str, Any]) -> list[api_f
 # --- HTTP ------------------------------------------------------------------------------------------------
 
 SERVICE = web.AppKey("service", ApiService)
+METRICS = web.AppKey("metrics", metrics_mod.ControlPlaneMetrics)
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -420,6 +422,32 @@ def _json(data: Any, status: int = 200) -> web.Response:
 
 @web.middleware
 async def error_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    started = time.perf_counter()
+    response: web.StreamResponse | None = None
+    try:
+        response = await _dispatch(request, handler)
+        return response
+    finally:
+        _observe(request, response, time.perf_counter() - started)
+
+
+def _observe(request: web.Request, response: web.StreamResponse | None, seconds: float) -> None:
+    metrics = request.app.get(METRICS)
+    if metrics is None:
+        return
+    resource = request.match_info.get("resource") or ("pods" if "/pods/" in request.path else "other")
+    verb = request.method.lower()
+    if verb == "get" and request.query.get("watch") in ("1", "true", "True"):
+        verb = "watch"
+    code = str(response.status) if response is not None else "499"
+    metrics.requests.labels(verb, resource, code).inc()
+    if verb != "watch":
+        metrics.request_duration.labels(verb, resource).observe(seconds)
+
+
+async def _dispatch(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
     try:
@@ -848,12 +876,20 @@ async def handle_health(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
+async def handle_metrics(request: web.Request) -> web.Response:
+    import prometheus_client
+
+    body = prometheus_client.generate_latest(request.app[METRICS].registry)
+    return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/healthz", handle_health)
     r.add_get("/readyz", handle_health)
     r.add_get("/livez", handle_health)
     r.add_get("/version", handle_version)
+    r.add_get("/metrics", handle_metrics)
     r.add_get("/api", handle_api)
     r.add_get("/api/v1", handle_api_v1)
     r.add_get("/apis", handle_apis)
@@ -893,6 +929,7 @@ def create_app(store: store_mod.Store, config: ApiConfig | None = None, *, agent
     service = ApiService(store, config)
     app[SERVICE] = service
     app[AGENT_TOKEN] = agent_token
+    app[METRICS] = metrics_mod.ControlPlaneMetrics()
 
     async def bootstrap(app: web.Application) -> AsyncIterator[None]:
         await service.bootstrap()

@@ -40,6 +40,7 @@ async def build(config: ControlPlaneConfig) -> tuple[web.Application, SQLiteStor
     service = app[apiserver.SERVICE]
     scheduler = schedulercontroller.SchedulerController(service, config=config.scheduler_config)
     app[apiserver.SCHEDULING_TRACES] = scheduler.traces
+    scheduler.metrics = app[apiserver.METRICS]
     controller = nodelifecycle.NodeLifecycleController(
         service, clock=RealClock(), grace_period=config.node_monitor_grace_period, period=config.node_monitor_period
     )

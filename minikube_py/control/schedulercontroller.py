@@ -14,12 +14,14 @@ import collections
 import contextlib
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from minikube_py.api import codec, types
 from minikube_py.control import apiserver, errors
 from minikube_py.control import store as store_mod
+from minikube_py.control.metrics import ControlPlaneMetrics
 from minikube_py.control.registry import RESOURCES
 from minikube_py.control.scheduler.scheduler import CycleOutcome, Scheduler
 from minikube_py.util.clock import Clock, RealClock
@@ -51,6 +53,19 @@ class SchedulerController:
         self._pods: dict[str, dict[str, Any]] = {}
         self._nodes: dict[str, dict[str, Any]] = {}
         self.synced = asyncio.Event()
+        self.metrics: ControlPlaneMetrics | None = None
+        # Time the algorithm (filter, score, select) of every attempt for the latency histogram.
+        algorithm = self.scheduler.schedule_one
+
+        def timed(pod: types.Pod, nodes: Any = None) -> Any:
+            started = time.perf_counter()
+            try:
+                return algorithm(pod, nodes)
+            finally:
+                if self.metrics is not None:
+                    self.metrics.algorithm_duration.observe(time.perf_counter() - started)
+
+        self.scheduler.schedule_one = timed  # type: ignore[method-assign]
 
     # --- outputs
 
@@ -65,6 +80,12 @@ class SchedulerController:
 
     async def _on_outcome(self, outcome: CycleOutcome) -> None:
         pod = outcome.pod
+        if self.metrics is not None:
+            result = {"Scheduled": "scheduled", "Unschedulable": "unschedulable"}.get(outcome.reason, "error")
+            profile = pod.spec.scheduler_name or "default-scheduler"
+            self.metrics.schedule_attempts.labels(result, profile).inc()
+            for queue_name, infos in self.scheduler.queue.pending().items():
+                self.metrics.pending_pods.labels(queue_name).set(len(infos))
         key = f"{pod.metadata.namespace}/{pod.metadata.name}"
         self.traces[key] = {
             "pod": key,

@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import prometheus_client
 import psutil
 from aiohttp import web
 
@@ -85,6 +86,7 @@ class Agent:
         self._worker_tasks: dict[str, list[asyncio.Task[Any]]] = {}
         self._reported: dict[str, Any] = {}
         self._runner: web.AppRunner | None = None
+        self._metrics: prometheus_client.CollectorRegistry | None = None
         self.capacity = machine_capacity(config)
         self.memory_capacity = Quantity.parse(self.capacity["memory"]).value()
         self.ready = asyncio.Event()
@@ -451,6 +453,7 @@ class Agent:
         app.router.add_get("/containerLogs/{ns}/{pod}/{container}", self._handle_logs)
         app.router.add_post("/exec/{ns}/{pod}/{container}", self._handle_exec)
         app.router.add_get("/stats/summary", self._handle_stats)
+        app.router.add_get("/metrics", self._handle_metrics)
         # Log follows end with their client; shutdown does not wait for open streams.
         self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -534,6 +537,14 @@ class Agent:
                 "timedOut": result.timed_out,
             }
         )
+
+    async def _handle_metrics(self, request: web.Request) -> web.Response:
+        from minikube_py.node import metrics
+
+        if self._metrics is None:
+            self._metrics = metrics.agent_registry(self)
+        body = prometheus_client.generate_latest(self._metrics)
+        return web.Response(body=body, headers={"Content-Type": prometheus_client.CONTENT_TYPE_LATEST})
 
     async def _handle_stats(self, request: web.Request) -> web.Response:
         pods = []

@@ -138,6 +138,13 @@ async def test_oom_pod_logs_exec_top_delete_and_ctrl_c(cluster: Cluster) -> None
         return None
 
     await cluster.wait("throttling to show", throttled)
+    metrics = await cluster.get(f"/api/v1/nodes/{node}/proxy/metrics")
+    assert 'container_oom_events_total{container="main",namespace="default",pod="hog"}' in metrics
+    oom_line = next(
+        line for line in metrics.splitlines() if line.startswith("container_oom_events_total") and 'pod="hog"' in line
+    )
+    assert float(oom_line.split()[-1]) >= 1
+    assert 'container_cpu_cfs_throttled_periods_total{container="main",namespace="default",pod="spin"}' in metrics
     assert "hello from spin" in await cluster.get("/api/v1/namespaces/default/pods/spin/log")
     async with cluster.session.post(
         cluster.base + "/api/v1/namespaces/default/pods/spin/exec", params=[("command", "hostname"), ("command", "-s")]

@@ -88,3 +88,18 @@ async def test_bind_unschedulable_requeue_and_trace(cluster: Client) -> None:
     # A node with room arrives: the pod is requeued and bound.
     assert (await cluster.post("/api/v1/nodes", json=node("giant", "16"))).status == 201
     assert await _wait_for(lambda: bound("huge"), timeout=15) == "giant"
+
+
+async def test_metrics_count_requests_and_scheduling(cluster: Client) -> None:
+    assert (await cluster.post("/api/v1/nodes", json=node("n", "4"))).status == 201
+    assert (await cluster.post("/api/v1/namespaces/default/pods", json=pod("m", "100m"))).status == 201
+
+    async def bound() -> bool:
+        got = await (await cluster.get("/api/v1/namespaces/default/pods/m")).json()
+        return bool(got["spec"].get("nodeName"))
+
+    await _wait_for(bound)
+    text = await (await cluster.get("/metrics")).text()
+    assert 'scheduler_schedule_attempts_total{profile="default-scheduler",result="scheduled"} 1.0' in text
+    assert 'apiserver_request_total{code="201",resource="pods",verb="post"} 1.0' in text
+    assert "scheduler_scheduling_algorithm_duration_seconds_count 1.0" in text
