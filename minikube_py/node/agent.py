@@ -28,6 +28,7 @@ from minikube_py.api import codec, qos, types
 from minikube_py.api.quantity import Quantity
 from minikube_py.node import backoff as backoff_mod
 from minikube_py.node.apiclient import ApiClient, ApiRequestError
+from minikube_py.node.cgroups.driver import KUBEPODS, CgroupResources, milli_cpu_to_quota
 from minikube_py.node.cgroups.factory import CgroupConfig, new_driver
 from minikube_py.node.podworker import PodEvent, PodWorker, rfc3339
 from minikube_py.node.runtime import logs
@@ -96,6 +97,7 @@ class Agent:
     async def start(self) -> None:
         os.makedirs(self.config.data_dir, exist_ok=True)
         await self.runtime.start()
+        self._enforce_capacity()
         await self._serve_http()
         await self._register()
         self._tasks = [
@@ -125,6 +127,15 @@ class Agent:
             with contextlib.suppress(Exception):
                 self.runtime.driver.teardown_node()
         await self.api.close()
+
+    def _enforce_capacity(self) -> None:
+        """An overridden capacity is made real: the node's kubepods cgroup gets it as its limits
+        (the kubelet's node allocatable enforcement), so several agents on one machine do not share."""
+        if self.config.cpu is None and self.config.memory is None:
+            return
+        memory = Quantity.parse(self.config.memory).value() if self.config.memory else None
+        quota = milli_cpu_to_quota(Quantity.parse(self.config.cpu).milli_value()) if self.config.cpu else None
+        self.runtime.driver.update(KUBEPODS, CgroupResources(memory_limit=memory, cpu_quota_us=quota))
 
     # --- the Node object
 

@@ -199,3 +199,83 @@ async def test_official_client_sees_running_pod_and_reads_logs(cluster: Cluster)
     await cluster.wait("greeter to run", running)
     text = await cluster.wait("logs", lambda: asyncio.to_thread(v1.read_namespaced_pod_log, "greeter", "default"))
     assert text.strip() == "hi there"
+
+
+async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) -> None:
+    port = _free_port()
+    args = [
+        CLI,
+        "up",
+        "--data-dir",
+        str(tmp_path),
+        "--port",
+        str(port),
+        "--nodes",
+        "3",
+        "--node-cpu",
+        "1",
+        "--node-memory",
+        "1Gi",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    session = aiohttp.ClientSession()
+    c = Cluster(proc, f"http://127.0.0.1:{port}", session, str(tmp_path))
+    try:
+
+        async def three_nodes() -> bool:
+            try:
+                return len((await c.get("/api/v1/nodes"))["items"]) == 3
+            except aiohttp.ClientError:
+                return False
+
+        await c.wait("three nodes", three_nodes, timeout=60)
+        for i in range(6):
+            status, body = await c.post(
+                "/api/v1/namespaces/default/pods", _pod(f"s{i}", ["sleep", "300"], requests={"cpu": "300m"})
+            )
+            assert status == 201, body
+        status, body = await c.post(
+            "/api/v1/namespaces/default/pods", _pod("too-big", ["sleep", "300"], requests={"cpu": "2"})
+        )
+        assert status == 201, body
+
+        async def all_running() -> list[dict[str, Any]] | None:
+            pods = [
+                p
+                for p in (await c.get("/api/v1/namespaces/default/pods"))["items"]
+                if p["metadata"]["name"] != "too-big"
+            ]
+            return pods if all(p["status"].get("phase") == "Running" for p in pods) else None
+
+        pods = await c.wait("six pods running", all_running, timeout=60)
+        per_node: dict[str, int] = {}
+        for p in pods:
+            per_node[p["spec"]["nodeName"]] = per_node.get(p["spec"]["nodeName"], 0) + 1
+        assert sorted(per_node.values()) == [2, 2, 2], per_node  # LeastAllocated spreads them evenly
+        # Each node's pods live in that node's own cgroup tree, capped at the node's memory.
+        layout = detect.detect_layout()
+        for name in per_node:
+            kubepods = os.path.join(
+                layout.own_dir("memory" if layout.v1_mounts else ""), f"minikube_py-{name}", "kubepods"
+            )
+            limit_file = "memory.limit_in_bytes" if layout.v1_mounts else "memory.max"
+            assert int(Path(kubepods, limit_file).read_text()) == 1 << 30
+            pod_dirs = [d for d in os.listdir(os.path.join(kubepods, "burstable")) if d.startswith("pod")]
+            assert len(pod_dirs) == per_node[name]
+        big = await c.get("/api/v1/namespaces/default/pods/too-big")
+        cond = next(x for x in big["status"]["conditions"] if x["type"] == "PodScheduled")
+        assert (big["status"]["phase"], cond["reason"]) == ("Pending", "Unschedulable")
+        assert cond["message"] == "0/3 nodes are available: 3 Insufficient cpu."
+    finally:
+        await session.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            assert proc.wait(60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    assert not any(
+        os.path.exists(os.path.join(detect.detect_layout().own_dir("memory"), f"minikube_py-node-{i}"))
+        for i in (1, 2, 3)
+    )
