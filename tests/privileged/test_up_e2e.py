@@ -275,7 +275,6 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    assert not any(
-        os.path.exists(os.path.join(detect.detect_layout().own_dir("memory"), f"minikube_py-node-{i}"))
-        for i in (1, 2, 3)
-    )
+    layout = detect.detect_layout()
+    own = layout.own_dir("memory" if layout.v1_mounts else "")
+    assert not any(os.path.exists(os.path.join(own, f"minikube_py-node-{i}")) for i in (1, 2, 3))
