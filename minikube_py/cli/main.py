@@ -15,7 +15,6 @@ from typing import Any, TextIO
 import minikube_py
 from minikube_py import manifests
 from minikube_py.api import codec, defaults, field, qos, types, validation
-from minikube_py.cli import kubectl
 
 PROG = "minikube-py"
 EXIT_OK = 0
@@ -303,14 +302,6 @@ COMMANDS: tuple[Command, ...] = (
         _configure_control_plane,
         _run_control_plane,
     ),
-    Command("apply", "create or update objects from manifests (-f)", kubectl.configure_apply, kubectl.run_apply),
-    Command("create", "create a namespace, or objects from -f", kubectl.configure_create, kubectl.run_create),
-    Command("get", "list objects as a table or json/yaml/name; -w watches", kubectl.configure_get, kubectl.run_get),
-    Command("describe", "show a pod or node in detail", kubectl.configure_describe, kubectl.run_describe),
-    Command("delete", "delete objects and wait until they are gone", kubectl.configure_delete, kubectl.run_delete),
-    Command("logs", "print or follow (-f) a container's logs", kubectl.configure_logs, kubectl.run_logs),
-    Command("exec", "run a command in a container: exec POD -- CMD...", kubectl.configure_exec, kubectl.run_exec),
-    Command("top", "CPU, memory and CPU throttling of pods or nodes", kubectl.configure_top, kubectl.run_top),
 )
 
 
