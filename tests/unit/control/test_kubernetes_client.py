@@ -87,3 +87,11 @@ async def test_pods_namespaces_nodes_quotas_and_watch(api: TestClient[Any, Any])
     assert read.status.used == {"pods": "1"}
     namespaces = {n.metadata.name for n in (await run(v1.list_namespace)).items}
     assert {"default", "kube-system", "demo"} <= namespaces
+    await run(v1.delete_namespaced_resource_quota, "q", "demo")
+    assert (await run(v1.list_namespaced_resource_quota, "demo")).items == []
+    await run(v1.delete_namespace, "demo")
+    namespaces = {n.metadata.name for n in (await run(v1.list_namespace)).items}
+    assert "demo" not in namespaces
+    with pytest.raises(ApiException) as info:
+        await run(v1.read_namespaced_pod, "one", "demo")  # the namespace took its pods with it
+    assert info.value.status == 404
