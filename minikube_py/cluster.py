@@ -12,10 +12,16 @@ import os
 import secrets
 import signal
 import socket
+import subprocess
+import sys
+import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
+from minikube_py import nodenet
 from minikube_py.control import main as control_main
 from minikube_py.node.agent import Agent, AgentConfig
 
@@ -55,30 +61,28 @@ async def up(config: UpConfig, *, stop: asyncio.Event | None = None, started: as
     await web.TCPSite(runner, config.host, config.port).start()
     server = f"http://{config.host}:{config.port}"
     agents: list[Agent] = []
+    remote: list[tuple[subprocess.Popen[bytes], nodenet.NodeNet]] = []
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
-        for name in node_names(config.nodes):
-            agent = Agent(
-                AgentConfig(
-                    server=server,
-                    node_name=name,
-                    data_dir=os.path.join(config.data_dir, "nodes", name),
-                    node_dir=f"minikube_py-{name}",
-                    port=0,
-                    token=token,
-                    cpu=config.node_cpu,
-                    memory=config.node_memory,
-                    heartbeat_interval=config.heartbeat_interval,
-                )
-            )
+        names = node_names(config.nodes)
+        if config.nodes == 1:
+            agent = Agent(_agent_config(config, names[0], server, token, address="127.0.0.1"))
             await agent.start()
             agents.append(agent)
+        else:
+            # Each node agent in its own network namespace, reaching the control plane over a veth pair.
+            cluster_id = token[:6]
+            for index, name in enumerate(names, start=1):
+                net = nodenet.create(cluster_id, index)
+                remote.append((_start_agent_process(config, name, net, token), net))
+                await web.TCPSite(runner, net.host_ip, config.port).start()
+            await _wait_for_nodes(store, names, remote)
         print(
-            f"minikube-py is up: API server at {server} with {len(agents)} node(s) "
-            f"({', '.join(a.config.node_name for a in agents)}); Ctrl-C stops everything",
+            f"minikube-py is up: API server at {server} with {len(names)} node(s) "
+            f"({', '.join(names)}); Ctrl-C stops everything",
             flush=True,
         )
         if started is not None:
@@ -91,5 +95,73 @@ async def up(config: UpConfig, *, stop: asyncio.Event | None = None, started: as
         for agent in agents:
             with contextlib.suppress(Exception):
                 await agent.stop(remove_pods=True)
+        await _stop_agent_processes(remote)
         await runner.cleanup()
         await store.close()
+
+
+def _agent_config(config: UpConfig, name: str, server: str, token: str, *, address: str) -> AgentConfig:
+    return AgentConfig(
+        server=server,
+        node_name=name,
+        data_dir=os.path.join(config.data_dir, "nodes", name),
+        node_dir=f"minikube_py-{name}",
+        address=address,
+        listen=address,
+        port=0 if address == "127.0.0.1" else 10250,
+        token=token,
+        cpu=config.node_cpu,
+        memory=config.node_memory,
+        heartbeat_interval=config.heartbeat_interval,
+    )
+
+
+def _start_agent_process(config: UpConfig, name: str, net: nodenet.NodeNet, token: str) -> subprocess.Popen[bytes]:
+    agent = _agent_config(config, name, f"http://{net.host_ip}:{config.port}", token, address=net.node_ip)
+    cli = str(Path(sys.executable).with_name("minikube-py"))
+    argv = [
+        # nsenter --net switches only the network namespace (`ip netns exec` would also remount /sys and hide
+        # the cgroup hierarchies from the agent).
+        "nsenter", f"--net={net.netns_path}", "--",
+        cli, "agent",
+        "--server", agent.server, "--node-name", name, "--data-dir", agent.data_dir,
+        "--address", agent.address, "--listen", agent.listen, "--port", str(agent.port),
+        "--token", token, "--node-dir", agent.node_dir, "--remove-pods-on-exit",
+    ]  # fmt: skip
+    if agent.cpu:
+        argv += ["--cpu", agent.cpu]
+    if agent.memory:
+        argv += ["--memory", agent.memory]
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+
+
+async def _wait_for_nodes(
+    store: Any, names: list[str], remote: list[tuple[subprocess.Popen[bytes], nodenet.NodeNet]], timeout: float = 120.0
+) -> None:
+    from minikube_py.control.store import Key, NotFound
+
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while True:
+            with contextlib.suppress(NotFound):
+                await store.get(Key("nodes", "", name))
+                break
+            for proc, net in remote:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"the agent in {net.netns} exited with status {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"node {name} did not register within {timeout:.0f} s")
+            await asyncio.sleep(0.1)
+
+
+async def _stop_agent_processes(remote: list[tuple[subprocess.Popen[bytes], nodenet.NodeNet]]) -> None:
+    for proc, _ in remote:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc, net in remote:
+        try:
+            await asyncio.to_thread(proc.wait, 60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            await asyncio.to_thread(proc.wait)
+        nodenet.delete(net)

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 import minikube_py
 from minikube_py import manifests
 from minikube_py.api import codec, defaults, field, qos, types, validation
+from minikube_py.cli import kubectl
 
 PROG = "minikube-py"
 EXIT_OK = 0
@@ -248,6 +249,10 @@ def _configure_agent(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--token", default="", help="shared token the control plane must present")
     parser.add_argument("--cpu", help="override the cpu capacity")
     parser.add_argument("--memory", help="override the memory capacity")
+    parser.add_argument("--node-dir", default="", help="name of the node's cgroup directory (default minikube_py-NAME)")
+    parser.add_argument(
+        "--remove-pods-on-exit", action="store_true", help="on SIGTERM stop every pod and remove the node's cgroups"
+    )
 
 
 def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -267,6 +272,7 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         token=args.token,
         cpu=args.cpu,
         memory=args.memory,
+        node_dir=args.node_dir,
     )
 
     async def run() -> None:
@@ -278,8 +284,8 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
-        # Pods keep running when the agent stops; a restarted agent re-adopts them.
-        await agent.stop(remove_pods=False)
+        # By default pods keep running when the agent stops; a restarted agent re-adopts them.
+        await agent.stop(remove_pods=args.remove_pods_on_exit)
 
     asyncio.run(run())
     return EXIT_OK
@@ -302,6 +308,14 @@ COMMANDS: tuple[Command, ...] = (
         _configure_control_plane,
         _run_control_plane,
     ),
+    Command("apply", "create or update objects from manifests (-f)", kubectl.configure_apply, kubectl.run_apply),
+    Command("create", "create a namespace, or objects from -f", kubectl.configure_create, kubectl.run_create),
+    Command("get", "list objects as a table or json/yaml/name; -w watches", kubectl.configure_get, kubectl.run_get),
+    Command("describe", "show a pod or node in detail", kubectl.configure_describe, kubectl.run_describe),
+    Command("delete", "delete objects and wait until they are gone", kubectl.configure_delete, kubectl.run_delete),
+    Command("logs", "print or follow (-f) a container's logs", kubectl.configure_logs, kubectl.run_logs),
+    Command("exec", "run a command in a container: exec POD -- CMD...", kubectl.configure_exec, kubectl.run_exec),
+    Command("top", "CPU, memory and CPU throttling of pods or nodes", kubectl.configure_top, kubectl.run_top),
 )
 
 

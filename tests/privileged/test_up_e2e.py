@@ -229,6 +229,12 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
                 return False
 
         await c.wait("three nodes", three_nodes, timeout=60)
+        # Each agent lives in its own network namespace and is reached over its own veth pair.
+        nodes = (await c.get("/api/v1/nodes"))["items"]
+        addresses = sorted(n["status"]["addresses"][0]["address"] for n in nodes)
+        assert addresses == ["10.213.1.2", "10.213.2.2", "10.213.3.2"]
+        netns_before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        assert sum(1 for line in netns_before.splitlines() if line.startswith("mkpy-")) >= 3
         for i in range(6):
             status, body = await c.post(
                 "/api/v1/namespaces/default/pods", _pod(f"s{i}", ["sleep", "300"], requests={"cpu": "300m"})
@@ -275,6 +281,10 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+    # The namespaces and veth pairs are gone with the cluster.
+    netns_after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert not any(line.split()[0] in netns_before for line in netns_after.splitlines() if line.startswith("mkpy-"))
+    assert "10.213." not in subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
     layout = detect.detect_layout()
     own = layout.own_dir("memory" if layout.v1_mounts else "")
     assert not any(os.path.exists(os.path.join(own, f"minikube_py-node-{i}")) for i in (1, 2, 3))
