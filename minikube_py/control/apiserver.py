@@ -243,6 +243,8 @@ class ApiService:
         merged["apiVersion"], merged["kind"] = resource.api_version, resource.kind
         obj = self._decode(resource, merged)
         resource.default(obj)
+        if resource.plural == "pods" and subresource != "status":
+            _add_default_tolerations(obj)  # DefaultTolerationSeconds mutates updates too
         problems = resource.validate(obj)
         if resource.plural == "pods" and subresource != "status":
             problems += _pod_update_problems(current, codec.encode(obj))
