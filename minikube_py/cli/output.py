@@ -310,6 +310,9 @@ def pod_summary(pod: Mapping[str, Any]) -> tuple[str, str, int, float | None]:
                 last_restart = _later(last_restart, previous.get("finishedAt"))
             if isinstance(c_wait, dict) and c_wait.get("reason"):
                 reason = str(c_wait["reason"])
+                if reason == "CrashLoopBackOff" and previous.get("reason") not in (None, "", "Error", "Completed"):
+                    # Beyond kubectl: say why it crashed, e.g. "CrashLoopBackOff (OOMKilled)".
+                    reason = f"{reason} ({previous['reason']})"
             elif isinstance(c_term, dict) and c_term.get("reason"):
                 reason = str(c_term["reason"])
             elif isinstance(c_term, dict):

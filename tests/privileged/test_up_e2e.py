@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -288,3 +289,50 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
     layout = detect.detect_layout()
     own = layout.own_dir("memory" if layout.v1_mounts else "")
     assert not any(os.path.exists(os.path.join(own, f"minikube_py-node-{i}")) for i in (1, 2, 3))
+
+
+def _cli(cluster: Cluster, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MINIKUBE_PY_SERVER": cluster.base}
+    return subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=timeout)
+
+
+async def test_the_tour_with_the_cli(cluster: Cluster) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    applied = await asyncio.to_thread(_cli, cluster, "apply", "-f", str(examples / "oom.yaml"))
+    assert applied.returncode == 0 and applied.stdout.strip() == "pod/oom-demo created", applied
+    t0 = time.monotonic()
+
+    async def oom_in_get() -> str | None:
+        # STATUS is OOMKilled right after a kill, "CrashLoopBackOff (OOMKilled)" while backing off.
+        out = (await asyncio.to_thread(_cli, cluster, "get", "pods", "--no-headers")).stdout
+        for line in out.splitlines():
+            match = re.match(r"oom-demo\s+\S+\s+.*OOMKilled\)?\s+(\d+)", line)
+            if match and int(match.group(1)) >= 1:
+                return line
+        return None
+
+    line = await cluster.wait("get pods to show OOMKilled with restarts", oom_in_get, timeout=10)
+    assert time.monotonic() - t0 <= 10, line
+    described = (await asyncio.to_thread(_cli, cluster, "describe", "pod", "oom-demo")).stdout
+    assert "OOM kills:" in described and "Limit:" in described and "64Mi" in described
+    assert "Sandbox:" in described and "Events:" in described
+
+    applied = await asyncio.to_thread(_cli, cluster, "apply", "-f", str(examples / "cpu-throttle.yaml"))
+    assert applied.returncode == 0, applied
+
+    async def throttled_in_top() -> str | None:
+        out = (await asyncio.to_thread(_cli, cluster, "top", "pods")).stdout
+        for line in out.splitlines():
+            if line.startswith("cpu-demo") and float(line.split()[-1].rstrip("s")) > 0:
+                return line
+        return None
+
+    await cluster.wait("top to show cpu-demo throttled", throttled_in_top, timeout=30)
+    execd = await asyncio.to_thread(_cli, cluster, "exec", "cpu-demo", "--", "hostname")
+    assert execd.returncode == 0 and execd.stdout.strip() == "cpu-demo", execd
+    logs = await asyncio.to_thread(_cli, cluster, "logs", "oom-demo", "--previous")
+    assert logs.returncode == 0, logs
+    deleted = await asyncio.to_thread(_cli, cluster, "delete", "pod", "oom-demo", "cpu-demo", "--grace-period", "1")
+    assert deleted.returncode == 0 and 'pod "oom-demo" deleted' in deleted.stdout, deleted
+    left = (await asyncio.to_thread(_cli, cluster, "get", "pods", "--no-headers")).stdout
+    assert left.strip() == ""

@@ -266,3 +266,27 @@ def test_format_bytes() -> None:
         "64Mi",
         "3Gi",
     ]
+
+
+def test_crashloop_status_names_the_crash_reason() -> None:
+    from minikube_py.cli import output
+
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "c"}]},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "c",
+                    "ready": False,
+                    "restartCount": 2,
+                    "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+                    "lastState": {"terminated": {"reason": "OOMKilled", "exitCode": 137}},
+                }
+            ],
+        },
+    }
+    assert output.pod_status(pod) == "CrashLoopBackOff (OOMKilled)"
+    pod["status"]["containerStatuses"][0]["lastState"]["terminated"]["reason"] = "Error"
+    assert output.pod_status(pod) == "CrashLoopBackOff"
