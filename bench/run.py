@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import bench_oom, bench_pause, bench_scheduler, bench_start, bench_watch, report
+from bench import bench_e2e, bench_oom, bench_pause, bench_scheduler, bench_start, bench_watch, report
 from bench.report_model import Section
 from bench.session import TOKEN, log
 
@@ -27,6 +27,7 @@ BENCHES: dict[str, BenchFn] = {
     bench_oom.NAME: lambda a: bench_oom.run(a.quick, a.trials),
     bench_watch.NAME: lambda a: bench_watch.run(a.quick),
     bench_scheduler.NAME: lambda a: bench_scheduler.run(a.quick),
+    bench_e2e.NAME: lambda a: bench_e2e.run(a.quick),
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 import secrets
 import signal
@@ -37,6 +38,13 @@ class UpConfig:
     node_monitor_grace_period: float = 40.0
     scheduler_config: str | None = None
     heartbeat_interval: float = 10.0
+
+
+def node_cgroup_dir(data_dir: str, node: str) -> str:
+    """The node's cgroup directory name: unique per cluster (data dir), so two clusters on one machine never
+    share — or tear down — each other's cgroups, also in hierarchies where every process sits at the root."""
+    digest = hashlib.sha256(os.path.abspath(data_dir).encode()).hexdigest()[:8]
+    return f"minikube_py-{node}-{digest}"
 
 
 def node_names(count: int) -> list[str]:
@@ -105,7 +113,7 @@ def _agent_config(config: UpConfig, name: str, server: str, token: str, *, addre
         server=server,
         node_name=name,
         data_dir=os.path.join(config.data_dir, "nodes", name),
-        node_dir=f"minikube_py-{name}",
+        node_dir=node_cgroup_dir(config.data_dir, name),
         address=address,
         listen=address,
         port=0 if address == "127.0.0.1" else 10250,

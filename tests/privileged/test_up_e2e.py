@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from minikube_py import cluster as cluster_mod
 from minikube_py.node.cgroups import detect
 
 pytestmark = [pytest.mark.root]
@@ -53,9 +54,9 @@ class Cluster:
             await asyncio.sleep(0.1)
 
 
-def _node_dirs() -> list[str]:
+def _node_dirs(data_dir: str) -> list[str]:
     layout = detect.detect_layout()
-    name = f"minikube_py-{socket.gethostname().split('.')[0].lower()}"
+    name = cluster_mod.node_cgroup_dir(data_dir, cluster_mod.node_names(1)[0])
     controllers = ["memory", "cpu", "pids"] if layout.v1_mounts else [""]
     return [os.path.join(layout.own_dir(c), name) for c in controllers]
 
@@ -165,14 +166,14 @@ async def test_oom_pod_logs_exec_top_delete_and_ctrl_c(cluster: Cluster) -> None
             return r.status == 404
 
     await cluster.wait("the pod to be removed", gone)
-    for d in _node_dirs():
+    for d in _node_dirs(cluster.data_dir):
         for dirpath, dirnames, _ in os.walk(d):
             assert not any(uid in name for name in dirnames), f"pod cgroup left in {dirpath}"
 
     # Ctrl-C of `up` stops everything and leaves nothing behind.
     cluster.proc.send_signal(signal.SIGINT)
     assert cluster.proc.wait(60) == 0
-    for d in _node_dirs():
+    for d in _node_dirs(cluster.data_dir):
         assert not os.path.exists(d), f"node cgroup {d} left behind"
     # The node shim's command line names its socket under this cluster's data dir: it must be gone.
     leftovers = subprocess.run(["pgrep", "-f", cluster.data_dir], capture_output=True, text=True)
@@ -263,7 +264,9 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
         layout = detect.detect_layout()
         for name in per_node:
             kubepods = os.path.join(
-                layout.own_dir("memory" if layout.v1_mounts else ""), f"minikube_py-{name}", "kubepods"
+                layout.own_dir("memory" if layout.v1_mounts else ""),
+                cluster_mod.node_cgroup_dir(str(tmp_path), name),
+                "kubepods",
             )
             limit_file = "memory.limit_in_bytes" if layout.v1_mounts else "memory.max"
             assert int(Path(kubepods, limit_file).read_text()) == 1 << 30
@@ -288,7 +291,9 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
     assert "10.213." not in subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
     layout = detect.detect_layout()
     own = layout.own_dir("memory" if layout.v1_mounts else "")
-    assert not any(os.path.exists(os.path.join(own, f"minikube_py-node-{i}")) for i in (1, 2, 3))
+    assert not any(
+        os.path.exists(os.path.join(own, cluster_mod.node_cgroup_dir(str(tmp_path), f"node-{i}"))) for i in (1, 2, 3)
+    )
 
 
 def _cli(cluster: Cluster, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:

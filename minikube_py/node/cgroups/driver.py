@@ -115,6 +115,9 @@ class CgroupDriver(Protocol):
     def memory_usage(self, path: str) -> int:
         """Cheap single-file read for samplers."""
 
+    def memory_usage_file(self, path: str) -> str:
+        """The file that holds the cgroup's memory usage in bytes; samplers keep it open and pread() it."""
+
     def oom_kill_count(self, path: str) -> int: ...
 
     def open_oom_notifier(self, path: str) -> OomNotifier: ...

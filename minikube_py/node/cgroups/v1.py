@@ -194,6 +194,9 @@ class V1Driver:
     def memory_usage(self, path: str) -> int:
         return files.read_int(os.path.join(self._dir("memory", path), "memory.usage_in_bytes"))
 
+    def memory_usage_file(self, path: str) -> str:
+        return os.path.join(self._dir("memory", path), "memory.usage_in_bytes")
+
     def oom_kill_count(self, path: str) -> int:
         return files.read_flat_keyed(os.path.join(self._dir("memory", path), "memory.oom_control")).get("oom_kill", 0)
 

@@ -229,6 +229,9 @@ class V2Driver:
     def memory_usage(self, path: str) -> int:
         return files.read_int(os.path.join(self._dir(path), "memory.current"))
 
+    def memory_usage_file(self, path: str) -> str:
+        return os.path.join(self._dir(path), "memory.current")
+
     def oom_kill_count(self, path: str) -> int:
         return files.read_flat_keyed(os.path.join(self._dir(path), "memory.events")).get("oom_kill", 0)
 

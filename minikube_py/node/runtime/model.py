@@ -91,6 +91,7 @@ class Container:
     samples: collections.deque[tuple[float, int]] = field(default_factory=lambda: collections.deque(maxlen=128))
     exit: ContainerExit | None = None
     _notifier: OomNotifier | None = None
+    _usage_fd: int = -1  # memory usage file, kept open for the sampler (one pread per sample)
     _task: asyncio.Task[ContainerExit] | None = None  # supervision, including cleanup
     _exited: asyncio.Future[ContainerExit] | None = None  # resolved as soon as the exit is classified
     _oom_check: asyncio.Task[None] | None = None
