@@ -28,6 +28,7 @@ from minikube_py.api import codec, qos, types
 from minikube_py.api.quantity import Quantity
 from minikube_py.node import backoff as backoff_mod
 from minikube_py.node.apiclient import ApiClient, ApiRequestError
+from minikube_py.node.cgroups import detect
 from minikube_py.node.cgroups.driver import KUBEPODS, CgroupResources, milli_cpu_to_quota
 from minikube_py.node.cgroups.factory import CgroupConfig, new_driver
 from minikube_py.node.podworker import PodEvent, PodWorker, rfc3339
@@ -61,10 +62,30 @@ class AgentConfig:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def machine_capacity(config: AgentConfig) -> dict[str, str]:
-    cpu = config.cpu or str(os.cpu_count() or 1)
-    memory = config.memory or str(psutil.virtual_memory().total)
+def machine_capacity(config: AgentConfig, *, own_memory_limit: int | None = None) -> dict[str, str]:
+    """cpu from the machine, memory from the machine or the memory cgroup the agent lives under, whichever
+    is smaller; either can be overridden."""
+    cpu = config.cpu or str(len(os.sched_getaffinity(0)) or os.cpu_count() or 1)
+    memory_bytes = psutil.virtual_memory().total
+    if own_memory_limit is not None and 0 < own_memory_limit < memory_bytes:
+        memory_bytes = own_memory_limit
+    memory = config.memory or str(memory_bytes)
     return {"cpu": cpu, "memory": memory, "pods": str(config.max_pods)}
+
+
+def own_memory_limit() -> int | None:
+    """The memory limit of the cgroup this process runs in (v1 memory.limit_in_bytes or v2 memory.max)."""
+    with contextlib.suppress(Exception):
+        layout = detect.detect_layout()
+        if layout.v1_mounts:
+            path = os.path.join(layout.own_dir("memory"), "memory.limit_in_bytes")
+        else:
+            path = os.path.join(layout.own_dir(""), "memory.max")
+        with open(path) as f:
+            text = f.read().strip()
+        if text != "max" and int(text) < (1 << 62):
+            return int(text)
+    return None
 
 
 class Agent:
@@ -88,7 +109,7 @@ class Agent:
         self._reported: dict[str, Any] = {}
         self._runner: web.AppRunner | None = None
         self._metrics: prometheus_client.CollectorRegistry | None = None
-        self.capacity = machine_capacity(config)
+        self.capacity = machine_capacity(config, own_memory_limit=own_memory_limit())
         self.memory_capacity = Quantity.parse(self.capacity["memory"]).value()
         self.ready = asyncio.Event()
 
