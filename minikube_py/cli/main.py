@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
@@ -154,6 +154,30 @@ def _run_convert(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return status
 
 
+def _read_optional_file(path: str | None) -> str | None:
+    if not path:
+        return None
+    with open(path) as f:
+        return f.read()
+
+
+def _run_foreground(coro: Coroutine[Any, Any, None], err: TextIO) -> int:
+    """Run a long-lived service; configuration and OS errors become a message and an exit status."""
+    import asyncio
+
+    from minikube_py.control.scheduler.profile import ConfigError
+
+    try:
+        asyncio.run(coro)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    except OSError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
 def _configure_control_plane(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default="/var/lib/minikube-py", help="where the SQLite state lives")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback)")
@@ -165,32 +189,16 @@ def _configure_control_plane(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_control_plane(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import asyncio
-
     from minikube_py.control import main as control_main  # the composition root; imported only when used
 
-    scheduler_config = None
-    if args.scheduler_config:
-        with open(args.scheduler_config) as f:
-            scheduler_config = f.read()
     config = control_main.ControlPlaneConfig(
         data_dir=args.data_dir,
         host=args.host,
         port=args.port,
         node_monitor_grace_period=args.node_monitor_grace_period,
-        scheduler_config=scheduler_config,
+        scheduler_config=_read_optional_file(args.scheduler_config),
     )
-    from minikube_py.control.scheduler.profile import ConfigError
-
-    try:
-        asyncio.run(control_main.serve(config))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_FAILED
-    return EXIT_OK
+    return _run_foreground(control_main.serve(config), err)
 
 
 def _configure_up(parser: argparse.ArgumentParser) -> None:
@@ -203,11 +211,9 @@ def _configure_up(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    import asyncio
     import os
 
     from minikube_py import cluster  # the composition root; imported only when used
-    from minikube_py.control.scheduler.profile import ConfigError
 
     if os.geteuid() != 0:
         print("error: minikube-py up runs real pods and needs root (cgroups and namespaces)", file=err)
@@ -215,27 +221,15 @@ def _run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.nodes < 1:
         print("error: --nodes must be at least 1", file=err)
         return EXIT_USAGE
-    scheduler_config = None
-    if args.scheduler_config:
-        with open(args.scheduler_config) as f:
-            scheduler_config = f.read()
     config = cluster.UpConfig(
         data_dir=args.data_dir,
         port=args.port,
         nodes=args.nodes,
         node_cpu=args.node_cpu,
         node_memory=args.node_memory,
-        scheduler_config=scheduler_config,
+        scheduler_config=_read_optional_file(args.scheduler_config),
     )
-    try:
-        asyncio.run(cluster.up(config))
-    except ConfigError as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_USAGE
-    except OSError as exc:
-        print(f"error: {exc}", file=err)
-        return EXIT_FAILED
-    return EXIT_OK
+    return _run_foreground(cluster.up(config), err)
 
 
 def _configure_agent(parser: argparse.ArgumentParser) -> None:

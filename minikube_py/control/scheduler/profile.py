@@ -65,6 +65,7 @@ from minikube_py.control.scheduler.framework import (
     ScorePlugin,
 )
 from minikube_py.control.scheduler.plugins import REGISTRY
+from minikube_py.control.scheduler.plugins import args as args_mod
 from minikube_py.errors import MinikubeError
 
 API_VERSION = "kubescheduler.config.k8s.io/v1"
@@ -200,29 +201,10 @@ def _unknown(data: Mapping[str, Any], allowed: Sequence[str], path: str, errors:
     errors.extend(f'{prefix}{key}: unknown field "{key}"' for key in data if key not in allowed)
 
 
-def _mapping(value: Any, path: str, errors: list[str]) -> Mapping[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        errors.append(f"{path}: Invalid value: expected an object")
-        return {}
-    return value
-
-
-def _list(value: Any, path: str, errors: list[str]) -> list[Any]:
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        errors.append(f"{path}: Invalid value: expected a list")
-        return []
-    return value
-
-
-def _int(value: Any, path: str, errors: list[str]) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        errors.append(f"{path}: Invalid value: {value!r}: expected an integer")
-        return None
-    return value
+# Shape checks shared with the plugins' argument validation.
+_mapping = args_mod.expect_mapping
+_list = args_mod.expect_list
+_int = args_mod.expect_int
 
 
 def _percentage(value: Any, path: str, errors: list[str]) -> int | None:
