@@ -254,6 +254,7 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import signal
 
     from minikube_py.node.agent import Agent, AgentConfig
+    from minikube_py.node.apiclient import ApiRequestError
 
     config = AgentConfig(
         server=args.server,
@@ -271,7 +272,10 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     async def run() -> None:
         agent = Agent(config)
-        await agent.start()
+        try:
+            await agent.start()
+        except ApiRequestError as exc:
+            raise OSError(f"cannot join the control plane: {exc}") from exc
         print(f"minikube-py agent {config.node_name} joined {config.server}", file=out, flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -281,8 +285,7 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # By default pods keep running when the agent stops; a restarted agent re-adopts them.
         await agent.stop(remove_pods=args.remove_pods_on_exit)
 
-    asyncio.run(run())
-    return EXIT_OK
+    return _run_foreground(run(), err)
 
 
 COMMANDS: tuple[Command, ...] = (

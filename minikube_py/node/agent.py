@@ -118,13 +118,28 @@ class Agent:
     async def start(self) -> None:
         os.makedirs(self.config.data_dir, exist_ok=True)
         await self.runtime.start()
-        self._enforce_capacity()
-        await self._serve_http()
-        await self._register()
+        try:
+            self._enforce_capacity()
+            await self._serve_http()
+            await self._register()
+        except BaseException:
+            await self._abort()
+            raise
         self._tasks = [
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._pod_loop(), name="pod-watch"),
         ]
+
+    async def _abort(self) -> None:
+        """Start failed: release what start made.  The shim exits once no pod is left (it never abandons
+        a running container), and the node's cgroups go if they hold nothing."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+        await self.runtime.close(shutdown_shim=True)
+        if not self.runtime.sandboxes:
+            with contextlib.suppress(Exception):
+                self.runtime.driver.teardown_node()
+        await self.api.close()
 
     async def stop(self, *, remove_pods: bool) -> None:
         """Stop the loops; with ``remove_pods`` every pod is terminated and the node's cgroups removed."""

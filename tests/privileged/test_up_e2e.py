@@ -341,3 +341,31 @@ async def test_the_tour_with_the_cli(cluster: Cluster) -> None:
     assert deleted.returncode == 0 and 'pod "oom-demo" deleted' in deleted.stdout, deleted
     left = (await asyncio.to_thread(_cli, cluster, "get", "pods", "--no-headers")).stdout
     assert left.strip() == ""
+
+
+def test_agent_that_cannot_join_fails_cleanly(tmp_path: Path) -> None:
+    node = f"mkpy-probe-{os.getpid()}"
+    result = subprocess.run(
+        [
+            CLI,
+            "agent",
+            "--server",
+            f"http://127.0.0.1:{_free_port()}",
+            "--node-name",
+            node,
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: cannot join the control plane: cannot reach the API server")
+    assert "Traceback" not in result.stderr
+    assert subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout == ""
+    layout = detect.detect_layout()
+    own = layout.own_dir("memory" if layout.v1_mounts else "")
+    assert not os.path.exists(os.path.join(own, f"minikube_py-{node}"))

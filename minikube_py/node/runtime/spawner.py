@@ -125,14 +125,19 @@ class Spawner:
         ready_r, ready_w = os.pipe()
         env = {"PYTHONPATH": _PACKAGE_PARENT, "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         # Its own session: the shim outlives the agent (kill -9, restart) and ignores the agent's terminal.
-        self._proc = subprocess.Popen(
-            [self._python, "-S", "-m", "minikube_py.node.runtime.zygote", self.socket_path, str(ready_w)],
-            pass_fds=(ready_w,),
-            env=env,
-            stdin=subprocess.DEVNULL,
-            close_fds=True,
-            start_new_session=True,
-        )
+        # A daemon: it must not hold the agent's stdout/stderr (a pipe reader would wait for it forever).
+        log_path = os.path.join(os.path.dirname(self.socket_path) or ".", "shim.log")
+        with open(log_path, "ab") as log:
+            self._proc = subprocess.Popen(
+                [self._python, "-S", "-m", "minikube_py.node.runtime.zygote", self.socket_path, str(ready_w)],
+                pass_fds=(ready_w,),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                close_fds=True,
+                start_new_session=True,
+            )
         os.close(ready_w)
         with os.fdopen(ready_r, "rb") as ready:
             ready.read()  # EOF once the socket is bound (or the shim died)

@@ -81,10 +81,13 @@ async def test_bind_unschedulable_requeue_and_trace(cluster: Client) -> None:
     cond = await _wait_for(unschedulable)
     assert (cond["status"], cond["reason"]) == ("False", "Unschedulable")
     assert cond["message"] == "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient cpu."
-    events = await (
-        await cluster.get("/api/v1/namespaces/default/events", params={"fieldSelector": "reason=FailedScheduling"})
-    ).json()
-    assert events["items"][0]["message"] == cond["message"]
+
+    async def failed_event() -> list[dict[str, Any]]:
+        params = {"fieldSelector": "reason=FailedScheduling"}
+        return list((await (await cluster.get("/api/v1/namespaces/default/events", params=params)).json())["items"])
+
+    events = await _wait_for(failed_event)  # the event follows the condition write
+    assert events[0]["message"] == cond["message"]
     # A node with room arrives: the pod is requeued and bound.
     assert (await cluster.post("/api/v1/nodes", json=node("giant", "16"))).status == 201
     assert await _wait_for(lambda: bound("huge"), timeout=15) == "giant"
@@ -99,7 +102,13 @@ async def test_metrics_count_requests_and_scheduling(cluster: Client) -> None:
         return bool(got["spec"].get("nodeName"))
 
     await _wait_for(bound)
-    text = await (await cluster.get("/metrics")).text()
-    assert 'scheduler_schedule_attempts_total{profile="default-scheduler",result="scheduled"} 1.0' in text
+    attempt = 'scheduler_schedule_attempts_total{profile="default-scheduler",result="scheduled"} 1.0'
+
+    async def metrics_text() -> str | None:
+        # The attempt is counted when the cycle reports its outcome, just after the binding.
+        text = await (await cluster.get("/metrics")).text()
+        return text if attempt in text else None
+
+    text = await _wait_for(metrics_text)
     assert 'apiserver_request_total{code="201",resource="pods",verb="post"} 1.0' in text
     assert "scheduler_scheduling_algorithm_duration_seconds_count 1.0" in text
