@@ -25,6 +25,7 @@ from aiohttp import web
 from minikube_py import nodenet
 from minikube_py.control import main as control_main
 from minikube_py.node.agent import Agent, AgentConfig
+from minikube_py.node.eviction.types import EvictionConfig
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,8 @@ class UpConfig:
     node_monitor_grace_period: float = 40.0
     scheduler_config: str | None = None
     heartbeat_interval: float = 10.0
+    eviction: EvictionConfig | None = None  # for the in-process agent (one node)
+    eviction_argv: tuple[str, ...] = ()  # the same settings as flags, for agent processes (N nodes)
 
 
 def node_cgroup_dir(data_dir: str, node: str) -> str:
@@ -121,6 +124,7 @@ def _agent_config(config: UpConfig, name: str, server: str, token: str, *, addre
         cpu=config.node_cpu,
         memory=config.node_memory,
         heartbeat_interval=config.heartbeat_interval,
+        eviction=config.eviction,
     )
 
 
@@ -136,6 +140,7 @@ def _start_agent_process(config: UpConfig, name: str, net: nodenet.NodeNet, toke
         "--address", agent.address, "--listen", agent.listen, "--port", str(agent.port),
         "--token", token, "--node-dir", agent.node_dir, "--remove-pods-on-exit",
     ]  # fmt: skip
+    argv += list(config.eviction_argv)
     if agent.cpu:
         argv += ["--cpu", agent.cpu]
     if agent.memory:

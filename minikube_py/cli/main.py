@@ -201,6 +201,50 @@ def _run_control_plane(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
     return _run_foreground(control_main.serve(config), err)
 
 
+def _add_eviction_flags(parser: argparse.ArgumentParser) -> None:
+    """The kubelet's eviction flags; without any of them node-pressure eviction stays off."""
+    parser.add_argument("--eviction-hard", metavar="SIGNAL<QTY,...", help="e.g. memory.available<128Mi")
+    parser.add_argument("--eviction-soft", metavar="SIGNAL<QTY,...")
+    parser.add_argument("--eviction-soft-grace-period", metavar="SIGNAL=DURATION,...", help="e.g. memory.available=30s")
+    parser.add_argument("--eviction-minimum-reclaim", metavar="SIGNAL=QTY,...")
+    parser.add_argument("--eviction-max-pod-grace-period", type=int, metavar="SECONDS")
+
+
+EVICTION_FLAGS = ("eviction_hard", "eviction_soft", "eviction_soft_grace_period", "eviction_minimum_reclaim")
+
+
+def _eviction_config(args: argparse.Namespace) -> Any:
+    """An EvictionConfig from the flags, or None when none was given (raises EvictionConfigError)."""
+    from minikube_py.node.eviction import types as eviction_types
+
+    given = {name: getattr(args, name) for name in EVICTION_FLAGS if getattr(args, name)}
+    if not given and args.eviction_max_pod_grace_period is None:
+        return None
+    raw: dict[str, Any] = {}
+    if args.eviction_hard:
+        raw["evictionHard"] = eviction_types.parse_flag(args.eviction_hard)
+    if args.eviction_soft:
+        raw["evictionSoft"] = eviction_types.parse_flag(args.eviction_soft)
+    if args.eviction_soft_grace_period:
+        raw["evictionSoftGracePeriod"] = eviction_types.parse_flag(args.eviction_soft_grace_period, "=")
+    if args.eviction_minimum_reclaim:
+        raw["evictionMinimumReclaim"] = eviction_types.parse_flag(args.eviction_minimum_reclaim, "=")
+    if args.eviction_max_pod_grace_period is not None:
+        raw["evictionMaxPodGracePeriod"] = args.eviction_max_pod_grace_period
+    return eviction_types.parse_config(raw)
+
+
+def _eviction_argv(args: argparse.Namespace) -> list[str]:
+    """The same flags, to pass on to agent processes."""
+    argv: list[str] = []
+    for name in EVICTION_FLAGS:
+        if getattr(args, name):
+            argv += [f"--{name.replace('_', '-')}", getattr(args, name)]
+    if args.eviction_max_pod_grace_period is not None:
+        argv += ["--eviction-max-pod-grace-period", str(args.eviction_max_pod_grace_period)]
+    return argv
+
+
 def _configure_up(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", default="/var/lib/minikube-py", help="state, logs and the SQLite store")
     parser.add_argument("--port", type=int, default=6443, help="API server port on 127.0.0.1")
@@ -208,6 +252,7 @@ def _configure_up(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-cpu", help="cpu capacity each node advertises (default: the machine's)")
     parser.add_argument("--node-memory", help="memory capacity each node advertises (default: the machine's)")
     parser.add_argument("--scheduler-config", metavar="FILE", help="KubeSchedulerConfiguration YAML (profiles)")
+    _add_eviction_flags(parser)
 
 
 def _run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -221,6 +266,13 @@ def _run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if args.nodes < 1:
         print("error: --nodes must be at least 1", file=err)
         return EXIT_USAGE
+    from minikube_py.node.eviction.types import EvictionConfigError
+
+    try:
+        eviction = _eviction_config(args)
+    except EvictionConfigError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
     config = cluster.UpConfig(
         data_dir=args.data_dir,
         port=args.port,
@@ -228,6 +280,8 @@ def _run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         node_cpu=args.node_cpu,
         node_memory=args.node_memory,
         scheduler_config=_read_optional_file(args.scheduler_config),
+        eviction=eviction,
+        eviction_argv=tuple(_eviction_argv(args)),
     )
     return _run_foreground(cluster.up(config), err)
 
@@ -247,6 +301,7 @@ def _configure_agent(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--remove-pods-on-exit", action="store_true", help="on SIGTERM stop every pod and remove the node's cgroups"
     )
+    _add_eviction_flags(parser)
 
 
 def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -255,6 +310,13 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     from minikube_py.node.agent import Agent, AgentConfig
     from minikube_py.node.apiclient import ApiRequestError
+    from minikube_py.node.eviction.types import EvictionConfigError
+
+    try:
+        eviction = _eviction_config(args)
+    except EvictionConfigError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
 
     config = AgentConfig(
         server=args.server,
@@ -268,6 +330,7 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cpu=args.cpu,
         memory=args.memory,
         node_dir=args.node_dir,
+        eviction=eviction,
     )
 
     async def run() -> None:

@@ -31,9 +31,12 @@ from minikube_py.node.apiclient import ApiClient, ApiRequestError
 from minikube_py.node.cgroups import detect
 from minikube_py.node.cgroups.driver import KUBEPODS, CgroupResources, milli_cpu_to_quota
 from minikube_py.node.cgroups.factory import CgroupConfig, new_driver
+from minikube_py.node.eviction.manager import EvictionManager
+from minikube_py.node.eviction.types import EvictionConfig, FsStats, NodeStats, PodStats
 from minikube_py.node.podworker import PodEvent, PodWorker, rfc3339
 from minikube_py.node.runtime import logs
 from minikube_py.node.runtime.runtime import Runtime
+from minikube_py.node.signals import SignalReader
 from minikube_py.util.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ class AgentConfig:
     heartbeat_interval: float = 10.0
     single_process_oom_kill: bool = False
     labels: dict[str, str] = field(default_factory=dict)
+    eviction: EvictionConfig | None = None  # None: node-pressure eviction off
 
 
 def machine_capacity(config: AgentConfig, *, own_memory_limit: int | None = None) -> dict[str, str]:
@@ -112,6 +116,9 @@ class Agent:
         self.capacity = machine_capacity(config, own_memory_limit=own_memory_limit())
         self.memory_capacity = Quantity.parse(self.capacity["memory"]).value()
         self.ready = asyncio.Event()
+        self.eviction: EvictionManager | None = None
+        self._stopping = asyncio.Event()
+        self.signals = SignalReader(self.runtime.driver, config.data_dir)
 
     # --- lifecycle
 
@@ -129,6 +136,16 @@ class Agent:
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._pod_loop(), name="pod-watch"),
         ]
+        if self.config.eviction is not None:
+            self.eviction = EvictionManager(
+                self.config.eviction,
+                clock=self.clock,
+                stats=self._node_stats,
+                active_pods=lambda: [w.pod for w in self.workers.values()],
+                kill_pod=self._evict,
+                pod_cleaned_up=lambda pod: pod.metadata.uid not in self.workers,
+            )
+            self._tasks.append(asyncio.create_task(self.eviction.run(self._stopping), name="eviction"))
 
     async def _abort(self) -> None:
         """Start failed: release what start made.  The shim exits once no pod is left (it never abandons
@@ -143,6 +160,7 @@ class Agent:
 
     async def stop(self, *, remove_pods: bool) -> None:
         """Stop the loops; with ``remove_pods`` every pod is terminated and the node's cgroups removed."""
+        self._stopping.set()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -209,13 +227,24 @@ class Agent:
 
     def _conditions(self, now: str | None) -> list[dict[str, Any]]:
         conditions = []
-        for kind, reason, message in (
-            ("MemoryPressure", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
-            ("DiskPressure", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-            ("PIDPressure", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        ):
+        pressure = {str(c) for c in self.eviction.node_conditions()} if self.eviction is not None else set()
+        for kind, (ok_reason, ok_message), (bad_reason, bad_message) in (
+            ("MemoryPressure", ("KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+             ("KubeletHasInsufficientMemory", "kubelet has insufficient memory available")),
+            ("DiskPressure", ("KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+             ("KubeletHasDiskPressure", "kubelet has disk pressure")),
+            ("PIDPressure", ("KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+             ("KubeletHasInsufficientPID", "kubelet has insufficient PID available")),
+        ):  # fmt: skip
+            under = kind in pressure
             conditions.append(
-                {"type": kind, "status": "False", "reason": reason, "message": message, "lastHeartbeatTime": now}
+                {
+                    "type": kind,
+                    "status": "True" if under else "False",
+                    "reason": bad_reason if under else ok_reason,
+                    "message": bad_message if under else ok_message,
+                    "lastHeartbeatTime": now,
+                }
             )
         conditions.append(
             {
@@ -331,6 +360,10 @@ class Agent:
 
     def _admit(self, pod: types.Pod) -> tuple[str, str] | None:
         """kubelet admission: the pod's requests must fit what this node has left (reason OutOf<resource>)."""
+        if self.eviction is not None:
+            admitted, reason, message = self.eviction.admit(pod)
+            if not admitted:
+                return reason, message
         requested = qos.pod_effective_requests(pod)
         if len(self.workers) + 1 > self.config.max_pods:
             return (
@@ -483,6 +516,45 @@ class Agent:
         with contextlib.suppress(ApiRequestError):
             await self.api.request("DELETE", f"/api/v1/namespaces/{ns}/pods/{name}", gracePeriodSeconds="0")
 
+    # --- node-pressure eviction -------------------------------------------------------------------------
+
+    def _node_stats(self) -> NodeStats:
+        signals = self.signals.read()
+        pods = []
+        for worker in list(self.workers.values()):
+            if worker.sandbox is None:
+                continue
+            with contextlib.suppress(Exception):
+                usage = self.runtime.driver.stats(worker.sandbox.cgroup)
+                pods.append(PodStats(uid=worker.pod.metadata.uid, memory_working_set_bytes=usage.memory_working_set))
+        return NodeStats(
+            time=signals.observed_at,
+            memory_available_bytes=signals.memory_available,
+            memory_working_set_bytes=signals.memory_working_set,
+            nodefs=FsStats(
+                available_bytes=signals.nodefs_available,
+                capacity_bytes=signals.nodefs_capacity,
+                inodes_free=signals.nodefs_inodes_free,
+                inodes=signals.nodefs_inodes,
+            ),
+            max_pid=signals.pid_max,
+            num_processes=signals.pids_running,
+            pods=tuple(pods),
+        )
+
+    async def _evict(self, pod: types.Pod, grace: int | None, reason: str, message: str) -> bool:
+        """Evicted pods end Failed with the kubelet's reason and message, and are not restarted."""
+        uid = pod.metadata.uid
+        if uid not in self.workers:
+            return False
+        raw = {"metadata": {"name": pod.metadata.name, "namespace": pod.metadata.namespace, "uid": uid}}
+        self._post_event(raw, PodEvent("Warning", "Evicted", message))
+        own = pod.spec.termination_grace_period_seconds
+        await self._terminate(uid, float(grace if grace is not None else (own if own is not None else 30)))
+        with contextlib.suppress(ApiRequestError):
+            await self._put_status(raw, {"phase": "Failed", "reason": reason, "message": message})
+        return True
+
     # --- the agent's own endpoint (logs, exec, stats) ----------------------------------------------------
 
     @property
@@ -501,6 +573,7 @@ class Agent:
         app.router.add_post("/exec/{ns}/{pod}/{container}", self._handle_exec)
         app.router.add_get("/stats/summary", self._handle_stats)
         app.router.add_get("/metrics", self._handle_metrics)
+        app.router.add_get("/eviction", self._handle_eviction)
         # Log follows end with their client; shutdown does not wait for open streams.
         self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -584,6 +657,13 @@ class Agent:
                 "timedOut": result.timed_out,
             }
         )
+
+    async def _handle_eviction(self, request: web.Request) -> web.Response:
+        """The eviction manager's last decision and its dry-run plan (who would go next, and why)."""
+        if self.eviction is None:
+            return web.json_response({"enabled": False})
+        last = self.eviction.last_result.to_dict() if self.eviction.last_result else None
+        return web.json_response({"enabled": True, "last": last, "plan": await self.eviction.plan()})
 
     async def _handle_metrics(self, request: web.Request) -> web.Response:
         from minikube_py.node import metrics

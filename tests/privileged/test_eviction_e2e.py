@@ -1,0 +1,82 @@
+"""Node-pressure eviction with real memory: a 512Mi node with memory.available<128Mi evicts BestEffort first."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.privileged.test_up_e2e import CLI, Cluster, _free_port, _pod
+
+pytestmark = [pytest.mark.root]
+
+
+def _hold(mib: int) -> list[str]:
+    # Allocate and touch mib MiB in 8 MiB steps, then hold it.
+    script = f"import time\nb = [bytearray(8 << 20) for _ in range({mib // 8})]\ntime.sleep(600)"
+    return [sys.executable, "-S", "-c", script]
+
+
+async def test_besteffort_is_evicted_first_and_guaranteed_untouched(tmp_path: Path) -> None:
+    port = _free_port()
+    args = [CLI, "up", "--data-dir", str(tmp_path), "--port", str(port), "--node-memory", "512Mi",
+            "--eviction-hard", "memory.available<128Mi"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    session = aiohttp.ClientSession()
+    c = Cluster(proc, f"http://127.0.0.1:{port}", session, str(tmp_path))
+    try:
+
+        async def node() -> dict[str, Any] | None:
+            try:
+                items = (await c.get("/api/v1/nodes"))["items"]
+            except aiohttp.ClientError:
+                return None
+            return items[0] if items else None
+
+        node_name = (await c.wait("the node", node, timeout=60))["metadata"]["name"]
+        pods = [
+            _pod("guaranteed", _hold(80), limits={"cpu": "100m", "memory": "120Mi"}),
+            _pod("burstable", _hold(144), requests={"memory": "64Mi"}),
+        ]
+        for body in pods:
+            status, created = await c.post("/api/v1/namespaces/default/pods", body)
+            assert status == 201, created
+
+        async def running(name: str) -> bool:
+            return bool((await c.get(f"/api/v1/namespaces/default/pods/{name}"))["status"].get("phase") == "Running")
+
+        for name in ("guaranteed", "burstable"):
+            await c.wait(f"{name} running", lambda n=name: running(n))  # type: ignore[misc]
+        status, created = await c.post("/api/v1/namespaces/default/pods", _pod("besteffort", _hold(184)))
+        assert status == 201, created
+
+        async def evicted() -> dict[str, Any] | None:
+            pod = await c.get("/api/v1/namespaces/default/pods/besteffort")
+            return pod if pod["status"].get("reason") == "Evicted" else None
+
+        pod = await c.wait("the BestEffort pod to be evicted", evicted, timeout=40)
+        assert pod["status"]["phase"] == "Failed"
+        assert pod["status"]["message"].startswith("The node was low on resource: memory. Threshold quantity: 128Mi")
+        for name in ("guaranteed", "burstable"):
+            assert (await c.get(f"/api/v1/namespaces/default/pods/{name}"))["status"]["phase"] == "Running"
+        explanation = await c.get(f"/api/v1/nodes/{node_name}/proxy/eviction")
+        last = explanation["last"]
+        assert last["evicted"] == "default/besteffort" and last["signal"] == "memory.available"
+        ranking = [cand["pod"] for cand in last["candidates"]]
+        assert ranking[0] == "default/besteffort" and ranking[-1] == "default/guaranteed"
+        events = (await c.get("/api/v1/namespaces/default/events", fieldSelector="reason=Evicted"))["items"]
+        assert events and events[0]["involvedObject"]["name"] == "besteffort"
+    finally:
+        await session.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            assert proc.wait(60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
