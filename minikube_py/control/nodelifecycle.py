@@ -140,6 +140,7 @@ class NodeLifecycleController:
         else:
             changed |= _remove_taint(taints, UNREACHABLE)
             changed |= _remove_taint(taints, NOT_READY)
+        changed |= _sync_pressure_taints(taints, conditions, now)
         if changed:
             if not taints:
                 node["spec"].pop("taints", None)
@@ -202,6 +203,29 @@ class NodeLifecycleController:
         with contextlib.suppress(errors.ApiError, store_mod.StoreError):
             # The node is gone or not ready: nobody will finish a graceful deletion, so remove at once.
             await self.service.delete(RESOURCES["pods"], meta["namespace"], meta["name"], grace_seconds=0)
+
+
+# The node lifecycle controller's TaintNodesByCondition: pressure conditions become NoSchedule taints, so the
+# scheduler's TaintToleration filter keeps new pods off the node while the condition holds.
+PRESSURE_TAINTS = {
+    "MemoryPressure": "node.kubernetes.io/memory-pressure",
+    "DiskPressure": "node.kubernetes.io/disk-pressure",
+    "PIDPressure": "node.kubernetes.io/pid-pressure",
+}
+
+
+def _sync_pressure_taints(taints: list[dict[str, Any]], conditions: list[dict[str, Any]], now: float) -> bool:
+    changed = False
+    status = {c.get("type"): c.get("status") for c in conditions}
+    for condition, key in PRESSURE_TAINTS.items():
+        present = any(t.get("key") == key for t in taints)
+        if status.get(condition) == "True" and not present:
+            taints.append({"key": key, "effect": "NoSchedule", "timeAdded": format_time(now)})
+            changed = True
+        elif status.get(condition) != "True" and present:
+            taints[:] = [t for t in taints if t.get("key") != key]
+            changed = True
+    return changed
 
 
 def _set_taint(taints: list[dict[str, Any]], key: str, now: float) -> bool:

@@ -112,3 +112,30 @@ def test_tolerations_matching() -> None:
     assert nodelifecycle.tolerates(
         [{"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule", "operator": "Exists"}], taint
     ) == (False, None)
+
+
+async def test_pressure_conditions_become_noschedule_taints(tmp_path: Path) -> None:
+    store = await SQLiteStore.open(str(tmp_path / "s.db"))
+    service = apiserver.ApiService(store)
+    await service.bootstrap()
+    clock = FakeClock(start=1_800_000_000.0)
+    controller = nodelifecycle.NodeLifecycleController(service, clock=clock, grace_period=40)
+    nodes = RESOURCES["nodes"]
+    node = _node("p", clock.now())
+    node["status"]["conditions"].append(
+        {"type": "MemoryPressure", "status": "True", "lastHeartbeatTime": nodelifecycle.format_time(clock.now())}
+    )  # type: ignore[index]
+    await service.create(nodes, "", node)
+    await controller.monitor_once()
+    got = await service.get(nodes, "", "p")
+    assert [(t["key"], t["effect"]) for t in got["spec"]["taints"]] == [
+        ("node.kubernetes.io/memory-pressure", "NoSchedule")
+    ]
+    got["status"]["conditions"] = [
+        {"type": "Ready", "status": "True", "lastHeartbeatTime": nodelifecycle.format_time(clock.now())},
+        {"type": "MemoryPressure", "status": "False"},
+    ]
+    await service.update(nodes, "", "p", got, subresource="status")
+    await controller.monitor_once()
+    assert not (await service.get(nodes, "", "p"))["spec"].get("taints")
+    await store.close()
