@@ -80,3 +80,62 @@ async def test_besteffort_is_evicted_first_and_guaranteed_untouched(tmp_path: Pa
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+
+
+async def test_soft_threshold_waits_its_grace_and_minimum_reclaim_evicts_until_reclaimed(tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    port = _free_port()
+    args = [CLI, "up", "--data-dir", str(tmp_path), "--port", str(port), "--node-memory", "512Mi",
+            "--eviction-soft", "memory.available<200Mi", "--eviction-soft-grace-period", "memory.available=6s",
+            "--eviction-max-pod-grace-period", "2", "--eviction-minimum-reclaim", "memory.available=150Mi"]  # fmt: skip
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+    session = aiohttp.ClientSession()
+    c = Cluster(proc, f"http://127.0.0.1:{port}", session, str(tmp_path))
+    try:
+
+        async def node() -> bool:
+            try:
+                return bool((await c.get("/api/v1/nodes"))["items"])
+            except aiohttp.ClientError:
+                return False
+
+        await c.wait("the node", node, timeout=60)
+        bodies = [
+            _pod("steady", _hold(56), limits={"cpu": "100m", "memory": "100Mi"}),
+            _pod("small", _hold(128)),
+            _pod("big", _hold(152)),
+        ]
+        for body in bodies:
+            status, created = await c.post("/api/v1/namespaces/default/pods", body)
+            assert status == 201, created
+
+        async def phases() -> dict[str, str]:
+            items = (await c.get("/api/v1/namespaces/default/pods"))["items"]
+            return {p["metadata"]["name"]: p["status"].get("reason") or p["status"].get("phase", "") for p in items}
+
+        async def all_running() -> bool:
+            return set((await phases()).values()) == {"Running"}
+
+        await c.wait("all pods running", all_running, timeout=60)
+        crossed = time.monotonic()
+        await asyncio.sleep(5)
+        assert "Evicted" not in (await phases()).values()  # the soft threshold's 6 s grace has not passed
+
+        async def both_evicted() -> dict[str, str] | None:
+            now = await phases()
+            return now if now.get("big") == "Evicted" and now.get("small") == "Evicted" else None
+
+        final = await c.wait("minimum reclaim to evict two pods", both_evicted, timeout=90)
+        assert final["steady"] == "Running"
+        assert time.monotonic() - crossed >= 6
+    finally:
+        await session.close()
+        proc.send_signal(signal.SIGINT)
+        try:
+            assert proc.wait(60) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
