@@ -28,7 +28,6 @@ from minikube_py.api import codec, qos, types
 from minikube_py.api.quantity import Quantity
 from minikube_py.node import backoff as backoff_mod
 from minikube_py.node.apiclient import ApiClient, ApiRequestError
-from minikube_py.node.cgroups import detect
 from minikube_py.node.cgroups.driver import KUBEPODS, CgroupResources, milli_cpu_to_quota
 from minikube_py.node.cgroups.factory import CgroupConfig, new_driver
 from minikube_py.node.eviction.manager import EvictionManager
@@ -77,21 +76,6 @@ def machine_capacity(config: AgentConfig, *, own_memory_limit: int | None = None
     return {"cpu": cpu, "memory": memory, "pods": str(config.max_pods)}
 
 
-def own_memory_limit() -> int | None:
-    """The memory limit of the cgroup this process runs in (v1 memory.limit_in_bytes or v2 memory.max)."""
-    with contextlib.suppress(Exception):
-        layout = detect.detect_layout()
-        if layout.v1_mounts:
-            path = os.path.join(layout.own_dir("memory"), "memory.limit_in_bytes")
-        else:
-            path = os.path.join(layout.own_dir(""), "memory.max")
-        with open(path) as f:
-            text = f.read().strip()
-        if text != "max" and int(text) < (1 << 62):
-            return int(text)
-    return None
-
-
 class Agent:
     def __init__(self, config: AgentConfig, *, runtime: Runtime | None = None, clock: Clock | None = None) -> None:
         self.config = config
@@ -113,7 +97,10 @@ class Agent:
         self._reported: dict[str, Any] = {}
         self._runner: web.AppRunner | None = None
         self._metrics: prometheus_client.CollectorRegistry | None = None
-        self.capacity = machine_capacity(config, own_memory_limit=own_memory_limit())
+        own_limit = None
+        with contextlib.suppress(Exception):
+            own_limit = runtime.driver.parent_memory_limit()
+        self.capacity = machine_capacity(config, own_memory_limit=own_limit)
         self.memory_capacity = Quantity.parse(self.capacity["memory"]).value()
         self.ready = asyncio.Event()
         self.eviction: EvictionManager | None = None

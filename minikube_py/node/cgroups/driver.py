@@ -92,6 +92,9 @@ class CgroupDriver(Protocol):
     def roots(self) -> list[str]:
         """The directories that hold this node's cgroups, one per hierarchy."""
 
+    def parent_memory_limit(self) -> int | None:
+        """The memory limit of the cgroup the node's cgroups live under (the agent's own, by default)."""
+
     def setup_node(self) -> None:
         """Create the node's root and the kubepods QoS tiers (idempotent)."""
 

@@ -104,6 +104,10 @@ class V1Driver:
     def roots(self) -> list[str]:
         return list(self._hierarchy_roots)
 
+    def parent_memory_limit(self) -> int | None:
+        limit = files.read_int(os.path.join(os.path.dirname(self._roots["memory"]), "memory.limit_in_bytes"))
+        return None if limit < 0 or limit >= _UNLIMITED_THRESHOLD else limit
+
     # --- node
 
     def setup_node(self) -> None:

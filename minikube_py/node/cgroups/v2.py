@@ -119,6 +119,13 @@ class V2Driver:
     def roots(self) -> list[str]:
         return [self._root]
 
+    def parent_memory_limit(self) -> int | None:
+        path = os.path.join(self._base_parent, "memory.max")
+        if not os.path.exists(path):  # the hierarchy root has no memory.max
+            return None
+        limit = files.read_int(path)
+        return None if limit < 0 else limit
+
     # --- controller delegation
 
     def _enable_controllers(self, cgroup_dir: str) -> None:
