@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
-from tests.privileged.test_up_e2e import CLI, Cluster, _free_port, _pod
+from tests.privileged.test_up_e2e import _pod, run_up
 
 pytestmark = [pytest.mark.root]
 
@@ -23,22 +20,8 @@ def _hold(mib: int) -> list[str]:
 
 
 async def test_besteffort_is_evicted_first_and_guaranteed_untouched(tmp_path: Path) -> None:
-    port = _free_port()
-    args = [CLI, "up", "--data-dir", str(tmp_path), "--port", str(port), "--node-memory", "512Mi",
-            "--eviction-hard", "memory.available<128Mi"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    session = aiohttp.ClientSession()
-    c = Cluster(proc, f"http://127.0.0.1:{port}", session, str(tmp_path))
-    try:
-
-        async def node() -> dict[str, Any] | None:
-            try:
-                items = (await c.get("/api/v1/nodes"))["items"]
-            except aiohttp.ClientError:
-                return None
-            return items[0] if items else None
-
-        node_name = (await c.wait("the node", node, timeout=60))["metadata"]["name"]
+    async with run_up(tmp_path, "--node-memory", "512Mi", "--eviction-hard", "memory.available<128Mi") as c:
+        node_name = (await c.get("/api/v1/nodes"))["items"][0]["metadata"]["name"]
         pods = [
             _pod("guaranteed", _hold(80), limits={"cpu": "100m", "memory": "120Mi"}),
             _pod("burstable", _hold(144), requests={"memory": "64Mi"}),
@@ -71,37 +54,16 @@ async def test_besteffort_is_evicted_first_and_guaranteed_untouched(tmp_path: Pa
         assert ranking[0] == "default/besteffort" and ranking[-1] == "default/guaranteed"
         events = (await c.get("/api/v1/namespaces/default/events", fieldSelector="reason=Evicted"))["items"]
         assert events and events[0]["involvedObject"]["name"] == "besteffort"
-    finally:
-        await session.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            assert proc.wait(60) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    assert c.proc.returncode == 0
 
 
 async def test_soft_threshold_waits_its_grace_and_minimum_reclaim_evicts_until_reclaimed(tmp_path: Path) -> None:
     import asyncio
     import time
 
-    port = _free_port()
-    args = [CLI, "up", "--data-dir", str(tmp_path), "--port", str(port), "--node-memory", "512Mi",
-            "--eviction-soft", "memory.available<200Mi", "--eviction-soft-grace-period", "memory.available=6s",
+    soft = ["--eviction-soft", "memory.available<200Mi", "--eviction-soft-grace-period", "memory.available=6s",
             "--eviction-max-pod-grace-period", "2", "--eviction-minimum-reclaim", "memory.available=150Mi"]  # fmt: skip
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    session = aiohttp.ClientSession()
-    c = Cluster(proc, f"http://127.0.0.1:{port}", session, str(tmp_path))
-    try:
-
-        async def node() -> bool:
-            try:
-                return bool((await c.get("/api/v1/nodes"))["items"])
-            except aiohttp.ClientError:
-                return False
-
-        await c.wait("the node", node, timeout=60)
+    async with run_up(tmp_path, "--node-memory", "512Mi", *soft) as c:
         bodies = [
             _pod("steady", _hold(56), limits={"cpu": "100m", "memory": "100Mi"}),
             _pod("small", _hold(128)),
@@ -130,12 +92,4 @@ async def test_soft_threshold_waits_its_grace_and_minimum_reclaim_evicts_until_r
         final = await c.wait("minimum reclaim to evict two pods", both_evicted, timeout=90)
         assert final["steady"] == "Running"
         assert time.monotonic() - crossed >= 6
-    finally:
-        await session.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            assert proc.wait(60) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    assert c.proc.returncode == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -61,22 +62,32 @@ def _node_dirs(data_dir: str) -> list[str]:
     return [os.path.join(layout.own_dir(c), name) for c in controllers]
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+@contextlib.asynccontextmanager
+async def run_up(tmp_path: Path, *extra: str, nodes: int = 1) -> AsyncIterator[Cluster]:
+    """``minikube-py up`` as a user runs it, until ``nodes`` nodes are Ready; SIGINT at the end.
+
+    The exit status of ``up`` is left in ``cluster.proc.returncode`` for the test to check.
+    """
     port = _free_port()
-    proc = subprocess.Popen([CLI, "up", "--data-dir", str(tmp_path), "--port", str(port)], stdout=subprocess.DEVNULL)
+    argv = [CLI, "up", "--data-dir", str(tmp_path), "--port", str(port), *extra]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL)
     session = aiohttp.ClientSession()
     c = Cluster(proc, f"http://127.0.0.1:{port}", session, str(tmp_path))
     try:
 
-        async def node_ready() -> bool:
+        async def registered() -> bool:
             try:
-                nodes = await c.get("/api/v1/nodes")
+                items = (await c.get("/api/v1/nodes"))["items"]
             except aiohttp.ClientError:
                 return False
-            return bool(nodes["items"]) and nodes["items"][0]["status"]["conditions"][-1]["status"] == "True"
+            ready = [
+                n
+                for n in items
+                if any(x["type"] == "Ready" and x["status"] == "True" for x in n["status"]["conditions"])
+            ]
+            return len(items) == len(ready) == nodes
 
-        await c.wait("the node to register", node_ready, timeout=60)
+        await c.wait(f"{nodes} node(s) to register", registered, timeout=60)
         yield c
     finally:
         await session.close()
@@ -87,6 +98,12 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with run_up(tmp_path) as c:
+        yield c
 
 
 def _pod(name: str, command: list[str], **resources: dict[str, str]) -> dict[str, Any]:
@@ -204,33 +221,7 @@ async def test_official_client_sees_running_pod_and_reads_logs(cluster: Cluster)
 
 
 async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) -> None:
-    port = _free_port()
-    args = [
-        CLI,
-        "up",
-        "--data-dir",
-        str(tmp_path),
-        "--port",
-        str(port),
-        "--nodes",
-        "3",
-        "--node-cpu",
-        "1",
-        "--node-memory",
-        "1Gi",
-    ]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL)
-    session = aiohttp.ClientSession()
-    c = Cluster(proc, f"http://127.0.0.1:{port}", session, str(tmp_path))
-    try:
-
-        async def three_nodes() -> bool:
-            try:
-                return len((await c.get("/api/v1/nodes"))["items"]) == 3
-            except aiohttp.ClientError:
-                return False
-
-        await c.wait("three nodes", three_nodes, timeout=60)
+    async with run_up(tmp_path, "--nodes", "3", "--node-cpu", "1", "--node-memory", "1Gi", nodes=3) as c:
         # Each agent lives in its own network namespace and is reached over its own veth pair.
         nodes = (await c.get("/api/v1/nodes"))["items"]
         addresses = sorted(n["status"]["addresses"][0]["address"] for n in nodes)
@@ -276,15 +267,7 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
         cond = next(x for x in big["status"]["conditions"] if x["type"] == "PodScheduled")
         assert (big["status"]["phase"], cond["reason"]) == ("Pending", "Unschedulable")
         assert cond["message"] == "0/3 nodes are available: 3 Insufficient cpu."
-    finally:
-        await session.close()
-        proc.send_signal(signal.SIGINT)
-        try:
-            assert proc.wait(60) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+    assert c.proc.returncode == 0
     # The namespaces and veth pairs are gone with the cluster.
     netns_after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert not any(line.split()[0] in netns_before for line in netns_after.splitlines() if line.startswith("mkpy-"))
