@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # Debian packages the project needs: pause process, QEMU guest for cgroup v2 tests, peer runtime for benchmarks.
-APT_PACKAGES := catatonit qemu-system-x86 linux-image-amd64 busybox-static kmod iproute2 crun procps util-linux
+APT_PACKAGES := catatonit qemu-system-x86 linux-image-amd64 busybox-static kmod iproute2 crun procps util-linux systemd vagrant vagrant-libvirt
 
 .PHONY: install apt venv guest test test-unit test-root lint bench clean
 

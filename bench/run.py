@@ -16,7 +16,18 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from bench import bench_e2e, bench_oom, bench_pause, bench_scheduler, bench_start, bench_watch, report
+from bench import (
+    bench_density,
+    bench_e2e,
+    bench_eviction,
+    bench_oom,
+    bench_pause,
+    bench_scheduler,
+    bench_soak,
+    bench_start,
+    bench_watch,
+    report,
+)
 from bench.report_model import Section
 from bench.session import TOKEN, log
 
@@ -28,6 +39,9 @@ BENCHES: dict[str, BenchFn] = {
     bench_watch.NAME: lambda a: bench_watch.run(a.quick),
     bench_scheduler.NAME: lambda a: bench_scheduler.run(a.quick),
     bench_e2e.NAME: lambda a: bench_e2e.run(a.quick),
+    bench_eviction.NAME: lambda a: bench_eviction.run(a.quick, a.rounds),
+    bench_density.NAME: lambda a: bench_density.run(a.quick, a.pods, a.idle_window),
+    bench_soak.NAME: lambda a: bench_soak.run(a.quick, a.cycles, a.concurrency),
 }
 
 
@@ -43,6 +57,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--runs", type=int, help="start: rounds per side (default 200, --quick 15)")
     p.add_argument("--trials", type=int, help="oom: trials (default 20, --quick 10)")
+    p.add_argument("--rounds", type=int, help="eviction: crossings per variant (default 20, --quick 8)")
+    p.add_argument("--pods", type=int, help="density: pods on the node (default 110, also with --quick)")
+    p.add_argument("--idle-window", type=float, help="density: idle CPU window in s (default 30, --quick 10)")
+    p.add_argument("--cycles", type=int, help="soak: pod lifecycles (default 10000, --quick 500)")
+    p.add_argument("--concurrency", type=int, default=8, help="soak: cycles in flight at once (default 8)")
     return p.parse_args(argv)
 
 

@@ -23,8 +23,9 @@ from typing import Any
 from aiohttp import web
 
 from minikube_py import nodenet
+from minikube_py.control import auth
 from minikube_py.control import main as control_main
-from minikube_py.node.agent import Agent, AgentConfig
+from minikube_py.node.agent import AgentConfig
 from minikube_py.node.eviction.types import EvictionConfig
 
 
@@ -57,40 +58,39 @@ def node_names(count: int) -> list[str]:
 
 
 async def up(config: UpConfig, *, stop: asyncio.Event | None = None, started: asyncio.Event | None = None) -> None:
-    token = secrets.token_hex(16)
+    cp_dir = os.path.join(config.data_dir, "control-plane")
+    # One cluster token: agents present it to the API server, which presents it back to them.
+    token = auth.load_or_create_token(os.path.join(cp_dir, auth.TOKEN_FILE))
     cp_config = control_main.ControlPlaneConfig(
-        data_dir=os.path.join(config.data_dir, "control-plane"),
+        data_dir=cp_dir,
         host=config.host,
         port=config.port,
         node_monitor_grace_period=config.node_monitor_grace_period,
         scheduler_config=config.scheduler_config,
         agent_token=token,
+        token=token,
     )
     app, store = await control_main.build(cp_config)
     runner = control_main.make_runner(app)
     await runner.setup()
     await web.TCPSite(runner, config.host, config.port).start()
     server = f"http://{config.host}:{config.port}"
-    agents: list[Agent] = []
     remote: list[tuple[subprocess.Popen[bytes], nodenet.NodeNet]] = []
+    cluster_net: nodenet.ClusterNet | None = None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     try:
         names = node_names(config.nodes)
-        if config.nodes == 1:
-            agent = Agent(_agent_config(config, names[0], server, token, address="127.0.0.1"))
-            await agent.start()
-            agents.append(agent)
-        else:
-            # Each node agent in its own network namespace, reaching the control plane over a veth pair.
-            cluster_id = token[:6]
-            for index, name in enumerate(names, start=1):
-                net = nodenet.create(cluster_id, index)
-                remote.append((_start_agent_process(config, name, net, token), net))
-                await web.TCPSite(runner, net.host_ip, config.port).start()
-            await _wait_for_nodes(store, names, remote)
+        # Every node agent runs in its own network namespace on one cluster bridge (pods get IPs from the node's
+        # pod CIDR and reach pods on other nodes); the control plane listens on the bridge too.
+        cluster_net = await asyncio.to_thread(nodenet.create_cluster, secrets.token_hex(3))
+        await web.TCPSite(runner, cluster_net.host_ip, config.port).start()
+        for index, name in enumerate(names, start=1):
+            net = await asyncio.to_thread(nodenet.add_node, cluster_net, index)
+            remote.append((_start_agent_process(config, name, net, token), net))
+        await _wait_for_nodes(store, names, remote)
         print(
             f"minikube-py is up: API server at {server} with {len(names)} node(s) "
             f"({', '.join(names)}); Ctrl-C stops everything",
@@ -103,10 +103,9 @@ async def up(config: UpConfig, *, stop: asyncio.Event | None = None, started: as
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
-        for agent in agents:
-            with contextlib.suppress(Exception):
-                await agent.stop(remove_pods=True)
         await _stop_agent_processes(remote)
+        if cluster_net is not None:
+            await asyncio.to_thread(nodenet.delete_cluster, cluster_net)
         await runner.cleanup()
         await store.close()
 
@@ -119,12 +118,13 @@ def _agent_config(config: UpConfig, name: str, server: str, token: str, *, addre
         node_dir=node_cgroup_dir(config.data_dir, name),
         address=address,
         listen=address,
-        port=0 if address == "127.0.0.1" else 10250,
+        port=10250,
         token=token,
         cpu=config.node_cpu,
         memory=config.node_memory,
         heartbeat_interval=config.heartbeat_interval,
         eviction=config.eviction,
+        pod_network=True,
     )
 
 
@@ -138,7 +138,8 @@ def _start_agent_process(config: UpConfig, name: str, net: nodenet.NodeNet, toke
         cli, "agent",
         "--server", agent.server, "--node-name", name, "--data-dir", agent.data_dir,
         "--address", agent.address, "--listen", agent.listen, "--port", str(agent.port),
-        "--token", token, "--node-dir", agent.node_dir, "--remove-pods-on-exit",
+        "--token", token, "--node-dir", agent.node_dir, "--remove-pods-on-exit", "--pod-network",
+        "--heartbeat-interval", str(agent.heartbeat_interval),
     ]  # fmt: skip
     argv += list(config.eviction_argv)
     if agent.cpu:
@@ -177,4 +178,4 @@ async def _stop_agent_processes(remote: list[tuple[subprocess.Popen[bytes], node
         except subprocess.TimeoutExpired:
             proc.kill()
             await asyncio.to_thread(proc.wait)
-        nodenet.delete(net)
+        await asyncio.to_thread(nodenet.delete_node, net)

@@ -1,6 +1,9 @@
 """A small synchronous HTTP client for the minikube_py API server (stdlib only).
 
-The server comes from ``--server``, then ``$MINIKUBE_PY_SERVER``, then ``http://127.0.0.1:6443``.  Bodies are
+The server comes from ``--server``, then ``$MINIKUBE_PY_SERVER``, then the kubeconfig (``--kubeconfig``, else
+``$KUBECONFIG``, else the control plane's own ``/var/lib/minikube-py/control-plane/kubeconfig`` when readable),
+then ``http://127.0.0.1:6443``.  The bearer token comes from ``--token``, ``$MINIKUBE_PY_TOKEN`` or the same
+kubeconfig; the API server requires it from clients beyond loopback.  Bodies are
 JSON both ways.  Every non-2xx reply goes through ``check_response``, which turns a Kubernetes ``Status``
 body into a ``CliError`` carrying the server's message, HTTP code and reason, so commands can print
 ``Error from server (NotFound): pods "x" not found`` exactly as kubectl does.  ``stream_lines`` reads a
@@ -20,6 +23,9 @@ from dataclasses import dataclass
 from typing import Any
 
 SERVER_ENV = "MINIKUBE_PY_SERVER"
+TOKEN_ENV = "MINIKUBE_PY_TOKEN"
+KUBECONFIG_ENV = "KUBECONFIG"
+DEFAULT_KUBECONFIG = "/var/lib/minikube-py/control-plane/kubeconfig"
 DEFAULT_SERVER = "http://127.0.0.1:6443"
 DEFAULT_TIMEOUT = 30.0
 USER_AGENT = "minikube-py-kubectl"
@@ -144,6 +150,41 @@ def resolve_server(flag: str | None) -> str:
     return (flag or os.environ.get(SERVER_ENV) or DEFAULT_SERVER).rstrip("/")
 
 
+def read_kubeconfig(path: str) -> tuple[str | None, str | None]:
+    """(server, token) of the current context of a kubeconfig file; raises CliError when it is malformed."""
+    from minikube_py.util.yamlfile import SettingsFileError, load_mapping
+
+    try:
+        config = load_mapping(path, "kubeconfig")
+    except SettingsFileError as err:
+        raise CliError(str(err)) from err
+
+    def named(section: str, name: object) -> dict[str, Any]:
+        for entry in config.get(section) or []:
+            if isinstance(entry, dict) and entry.get("name") == name:
+                return entry
+        return {}
+
+    context = named("contexts", config.get("current-context")).get("context") or {}
+    cluster = named("clusters", context.get("cluster")).get("cluster") or {}
+    user = named("users", context.get("user")).get("user") or {}
+    server, token = cluster.get("server"), user.get("token")
+    return (str(server) if server else None, str(token) if token else None)
+
+
+def resolve_access(
+    server_flag: str | None = None, *, token_flag: str | None = None, kubeconfig_flag: str | None = None
+) -> tuple[str, str | None]:
+    """(server, token) by the precedence in the module docstring."""
+    path = kubeconfig_flag or os.environ.get(KUBECONFIG_ENV, "").split(os.pathsep)[0] or None
+    if path is None and os.access(DEFAULT_KUBECONFIG, os.R_OK):
+        path = DEFAULT_KUBECONFIG
+    config_server, config_token = read_kubeconfig(path) if path else (None, None)
+    server = server_flag or os.environ.get(SERVER_ENV) or config_server or DEFAULT_SERVER
+    token = token_flag or os.environ.get(TOKEN_ENV) or config_token
+    return server.rstrip("/"), token
+
+
 @dataclass
 class Response:
     status: int
@@ -162,8 +203,15 @@ class Response:
 class Client:
     """One API server; a new connection per request (the CLI makes few)."""
 
-    def __init__(self, server: str | None = None, *, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.server = resolve_server(server)
+    def __init__(
+        self,
+        server: str | None = None,
+        *,
+        token: str | None = None,
+        kubeconfig: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        self.server, self.token = resolve_access(server, token_flag=token, kubeconfig_flag=kubeconfig)
         parsed = urllib.parse.urlsplit(self.server if "://" in self.server else f"http://{self.server}")
         if parsed.scheme not in ("http", "https") or not parsed.hostname:
             raise CliError(f"invalid server address {self.server!r}: expected http://HOST:PORT")
@@ -213,6 +261,8 @@ class Client:
     ) -> Iterator[http.client.HTTPResponse]:
         conn = self._connection(timeout)
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         payload: bytes | None = None
         if body is not None:
             payload = json.dumps(body).encode("utf-8")

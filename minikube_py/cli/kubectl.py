@@ -136,8 +136,16 @@ def _add_server(parser: argparse.ArgumentParser) -> None:
         "-s",
         "--server",
         metavar="URL",
-        help="the API server (default: $MINIKUBE_PY_SERVER, else http://127.0.0.1:6443)",
+        help="the API server (default: $MINIKUBE_PY_SERVER, the kubeconfig's, else http://127.0.0.1:6443)",
     )
+    parser.add_argument("--token", help="bearer token (default: $MINIKUBE_PY_TOKEN, else the kubeconfig's)")
+    parser.add_argument(
+        "--kubeconfig", metavar="FILE", help="default: $KUBECONFIG, else the local control plane's when readable"
+    )
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(args.server, token=args.token, kubeconfig=args.kubeconfig)
 
 
 def _add_namespace(parser: argparse.ArgumentParser, *, all_namespaces: bool = False) -> None:
@@ -314,7 +322,7 @@ def run_apply(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     loaded = manifests.load(args.filename, recursive=args.recursive)
     if not loaded:
         raise UsageError("no objects passed to apply")
-    client = Client(args.server)
+    client = _client(args)
     status = EXIT_OK
     for manifest in loaded:
         try:
@@ -341,7 +349,7 @@ def configure_create(parser: argparse.ArgumentParser) -> None:
 
 @_handles_errors
 def run_create(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    client = Client(args.server)
+    client = _client(args)
     if args.filename:
         if args.what:
             raise UsageError("give either -f FILE or a subcommand (namespace NAME), not both")
@@ -526,7 +534,7 @@ def run_get(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         args.watch = True
     if args.watch and len(args.names) > 1:
         raise UsageError("you may only specify a single resource name to watch")
-    client = Client(args.server)
+    client = _client(args)
     namespace = None if args.all_namespaces else _namespace(args)
     printer = _GetPrinter(kind, args, out)
     status = EXIT_OK
@@ -659,12 +667,21 @@ def _scheduling(client: Client, namespace: str, name: str) -> dict[str, Any] | N
     return record if isinstance(record, dict) else None
 
 
+def _node_eviction(client: Client, node: str) -> dict[str, Any] | None:
+    """The node agent's eviction state through the API server's node proxy; None when unreachable."""
+    try:
+        info = client.get(f"/api/v1/nodes/{node}/proxy/eviction")
+    except CliError:
+        return None
+    return info if isinstance(info, dict) else None
+
+
 @_handles_errors
 def run_describe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     kind = resolve_kind(args.resource)
     if kind.plural not in ("pods", "nodes"):
         raise UsageError(f"describe supports pods and nodes, not {kind.plural}")
-    client = Client(args.server)
+    client = _client(args)
     namespace = None if args.all_namespaces else _namespace(args)
     objects: list[dict[str, Any]] = []
     status = EXIT_OK
@@ -693,7 +710,8 @@ def run_describe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             selector = f"spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed"
             pods = list(client.get(KINDS["pods"].collection(None), {"fieldSelector": selector}).get("items") or [])
             events = _events_for(client, obj, "Node", None)
-            texts.append(output.describe_node(obj, pods, events, at))
+            eviction = _node_eviction(client, name)
+            texts.append(output.describe_node(obj, pods, events, at, eviction=eviction))
     out.write("\n\n".join(texts))
     out.flush()
     return status
@@ -769,7 +787,7 @@ def run_delete(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         grace = 0
     if args.force and grace == 0:
         err.write(FORCE_WARNING + "\n")
-    client = Client(args.server)
+    client = _client(args)
     namespace = _namespace(args) if kind.namespaced else None
     names = list(args.names)
     if not names:
@@ -877,7 +895,7 @@ def _pod_name(text: str) -> str:
 
 @_handles_errors
 def run_logs(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    client = Client(args.server)
+    client = _client(args)
     namespace = _namespace(args)
     name = _pod_name(args.pod)
     if args.container and args.container_arg:
@@ -950,7 +968,7 @@ def run_exec(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         raise UsageError("you must specify at least one command for the container")
     if args.stdin or args.tty:
         err.write("Unable to use a TTY or standard input: minikube-py exec runs the command non-interactively\n")
-    client = Client(args.server)
+    client = _client(args)
     namespace = _namespace(args)
     name = _pod_name(args.pod)
     pod = client.get(KINDS["pods"].item(namespace, name))
@@ -1033,7 +1051,7 @@ def _summary(client: Client, node: str) -> dict[str, Any]:
 @_handles_errors
 def run_top(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     kind = resolve_kind(args.resource)
-    client = Client(args.server)
+    client = _client(args)
     if kind.plural == "nodes":
         return _top_nodes(client, args, out, err)
     if kind.plural == "pods":

@@ -202,46 +202,73 @@ def _run_control_plane(args: argparse.Namespace, out: TextIO, err: TextIO) -> in
 
 
 def _add_eviction_flags(parser: argparse.ArgumentParser) -> None:
-    """The kubelet's eviction flags; without any of them node-pressure eviction stays off."""
+    """The kubelet's eviction flags; without any of them (and without --config) node-pressure eviction is off."""
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="KubeletConfiguration YAML/JSON (evictionHard, evictionSoft, ..., housekeepingInterval); flags win",
+    )
     parser.add_argument("--eviction-hard", metavar="SIGNAL<QTY,...", help="e.g. memory.available<128Mi")
     parser.add_argument("--eviction-soft", metavar="SIGNAL<QTY,...")
     parser.add_argument("--eviction-soft-grace-period", metavar="SIGNAL=DURATION,...", help="e.g. memory.available=30s")
     parser.add_argument("--eviction-minimum-reclaim", metavar="SIGNAL=QTY,...")
     parser.add_argument("--eviction-max-pod-grace-period", type=int, metavar="SECONDS")
+    parser.add_argument("--eviction-pressure-transition-period", metavar="DURATION", help="default 5m")
+    parser.add_argument("--housekeeping-interval", metavar="DURATION", help="eviction pass cadence, default 10s")
 
 
-EVICTION_FLAGS = ("eviction_hard", "eviction_soft", "eviction_soft_grace_period", "eviction_minimum_reclaim")
+# flag attribute -> (KubeletConfiguration key, separator of a map flag, or None for a scalar)
+EVICTION_FLAGS: dict[str, tuple[str, str | None]] = {
+    "eviction_hard": ("evictionHard", "<"),
+    "eviction_soft": ("evictionSoft", "<"),
+    "eviction_soft_grace_period": ("evictionSoftGracePeriod", "="),
+    "eviction_minimum_reclaim": ("evictionMinimumReclaim", "="),
+    "eviction_max_pod_grace_period": ("evictionMaxPodGracePeriod", None),
+    "eviction_pressure_transition_period": ("evictionPressureTransitionPeriod", None),
+    "housekeeping_interval": ("housekeepingInterval", None),
+}
 
 
 def _eviction_config(args: argparse.Namespace) -> Any:
-    """An EvictionConfig from the flags, or None when none was given (raises EvictionConfigError)."""
+    """An EvictionConfig from --config and the flags (flags override the file), or None when neither was
+    given. Raises EvictionConfigError, also for an unreadable or malformed file."""
     from minikube_py.node.eviction import types as eviction_types
 
-    given = {name: getattr(args, name) for name in EVICTION_FLAGS if getattr(args, name)}
-    if not given and args.eviction_max_pod_grace_period is None:
+    given = {name: getattr(args, name) for name in EVICTION_FLAGS if getattr(args, name) is not None}
+    if not given and not args.config:
         return None
     raw: dict[str, Any] = {}
-    if args.eviction_hard:
-        raw["evictionHard"] = eviction_types.parse_flag(args.eviction_hard)
-    if args.eviction_soft:
-        raw["evictionSoft"] = eviction_types.parse_flag(args.eviction_soft)
-    if args.eviction_soft_grace_period:
-        raw["evictionSoftGracePeriod"] = eviction_types.parse_flag(args.eviction_soft_grace_period, "=")
-    if args.eviction_minimum_reclaim:
-        raw["evictionMinimumReclaim"] = eviction_types.parse_flag(args.eviction_minimum_reclaim, "=")
-    if args.eviction_max_pod_grace_period is not None:
-        raw["evictionMaxPodGracePeriod"] = args.eviction_max_pod_grace_period
+    if args.config:
+        raw.update(_read_kubelet_config(args.config))
+    for name, value in given.items():
+        key, separator = EVICTION_FLAGS[name]
+        raw[key] = eviction_types.parse_flag(value, separator) if separator else value
     return eviction_types.parse_config(raw)
 
 
+def _read_kubelet_config(path: str) -> dict[str, Any]:
+    from minikube_py.node.eviction.types import EvictionConfigError
+    from minikube_py.util.yamlfile import SettingsFileError, load_mapping
+
+    try:
+        loaded = load_mapping(path, "--config")
+    except SettingsFileError as exc:
+        raise EvictionConfigError(f"{exc} (a KubeletConfiguration)") from exc
+    kind = loaded.get("kind", "KubeletConfiguration")
+    if kind != "KubeletConfiguration":
+        raise EvictionConfigError(f"--config {path}: kind must be KubeletConfiguration, not {kind!r}")
+    return loaded
+
+
 def _eviction_argv(args: argparse.Namespace) -> list[str]:
-    """The same flags, to pass on to agent processes."""
-    argv: list[str] = []
+    """The same flags, to pass on to agent processes (the config file by its absolute path)."""
+    import os
+
+    argv: list[str] = ["--config", os.path.abspath(args.config)] if args.config else []
     for name in EVICTION_FLAGS:
-        if getattr(args, name):
-            argv += [f"--{name.replace('_', '-')}", getattr(args, name)]
-    if args.eviction_max_pod_grace_period is not None:
-        argv += ["--eviction-max-pod-grace-period", str(args.eviction_max_pod_grace_period)]
+        value = getattr(args, name)
+        if value is not None:
+            argv += [f"--{name.replace('_', '-')}", str(value)]
     return argv
 
 
@@ -252,6 +279,12 @@ def _configure_up(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--node-cpu", help="cpu capacity each node advertises (default: the machine's)")
     parser.add_argument("--node-memory", help="memory capacity each node advertises (default: the machine's)")
     parser.add_argument("--scheduler-config", metavar="FILE", help="KubeSchedulerConfiguration YAML (profiles)")
+    parser.add_argument(
+        "--node-monitor-grace-period", type=float, default=40.0, help="seconds before a silent node is Unknown"
+    )
+    parser.add_argument(
+        "--node-status-update-frequency", type=float, default=10.0, help="seconds between the agents' heartbeats"
+    )
     _add_eviction_flags(parser)
 
 
@@ -280,6 +313,8 @@ def _run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         node_cpu=args.node_cpu,
         node_memory=args.node_memory,
         scheduler_config=_read_optional_file(args.scheduler_config),
+        node_monitor_grace_period=args.node_monitor_grace_period,
+        heartbeat_interval=args.node_status_update_frequency,
         eviction=eviction,
         eviction_argv=tuple(_eviction_argv(args)),
     )
@@ -299,6 +334,21 @@ def _configure_agent(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory", help="override the memory capacity")
     parser.add_argument("--node-dir", default="", help="name of the node's cgroup directory (default minikube_py-NAME)")
     parser.add_argument(
+        "--pod-network",
+        action="store_true",
+        help="give pods IPs from the node's pod CIDR: a bridge, a veth per pod and routes to other nodes, all in "
+        "the agent's network namespace (the machine's own, when the agent runs on it)",
+    )
+    parser.add_argument(
+        "--heartbeat-interval", type=float, default=10.0, metavar="SECONDS", help="node status update period"
+    )
+    parser.add_argument(
+        "--delegated-cgroup",
+        action="store_true",
+        help="the agent's cgroup is delegated to it alone (systemd Delegate=yes): on cgroup v2 move its own "
+        "processes into a leaf so controllers can be enabled for the pods",
+    )
+    parser.add_argument(
         "--remove-pods-on-exit", action="store_true", help="on SIGTERM stop every pod and remove the node's cgroups"
     )
     _add_eviction_flags(parser)
@@ -311,6 +361,7 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from minikube_py.node.agent import Agent, AgentConfig
     from minikube_py.node.apiclient import ApiRequestError
     from minikube_py.node.eviction.types import EvictionConfigError
+    from minikube_py.util import sdnotify
 
     try:
         eviction = _eviction_config(args)
@@ -330,6 +381,9 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         cpu=args.cpu,
         memory=args.memory,
         node_dir=args.node_dir,
+        delegated_cgroup=args.delegated_cgroup,
+        pod_network=args.pod_network,
+        heartbeat_interval=args.heartbeat_interval,
         eviction=eviction,
     )
 
@@ -340,11 +394,13 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         except ApiRequestError as exc:
             raise OSError(f"cannot join the control plane: {exc}") from exc
         print(f"minikube-py agent {config.node_name} joined {config.server}", file=out, flush=True)
+        sdnotify.ready()  # Type=notify: the unit is active once the node has joined
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+        sdnotify.stopping()
         # By default pods keep running when the agent stops; a restarted agent re-adopts them.
         await agent.stop(remove_pods=args.remove_pods_on_exit)
 

@@ -26,6 +26,8 @@ UNKNOWN = "<unknown>"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 OOM_RECORDS_ANNOTATION = "minikube-py.io/oom-records"  # shown as the "OOM kills:" section
 SANDBOX_ANNOTATION = "minikube-py.io/sandbox"  # shown as the "Sandbox:" section
+EVICTION_ANNOTATION = "minikube-py.io/eviction"  # shown as the "Eviction:" section
+PROBES_ANNOTATION = "minikube-py.io/probes"  # shown as the "Probe History:" section
 NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NODE_ROLE_LABEL = "kubernetes.io/role"
 MAX_ANNOTATION_LEN = 140
@@ -895,6 +897,16 @@ def describe_pod(
         describe_oom_kills(w, annotations[OOM_RECORDS_ANNOTATION])
     if SANDBOX_ANNOTATION in annotations:
         describe_sandbox(w, annotations[SANDBOX_ANNOTATION])
+    if PROBES_ANNOTATION in annotations:
+        describe_probe_history(w, annotations[PROBES_ANNOTATION], at)
+    if EVICTION_ANNOTATION in annotations:
+        decision = _json_value(annotations[EVICTION_ANNOTATION])
+        w.flush()
+        if isinstance(decision, dict):
+            w.add(0, "Eviction:")
+            describe_eviction_decision(w, decision, at, level=1)
+        else:
+            w.add(0, "Eviction:\t<unreadable annotation>")
     if events is not None:
         describe_events(w, events, at)
     return w.render()
@@ -1120,6 +1132,147 @@ def describe_sandbox(w: Lines, raw: object) -> None:
             w.add(3, f"{key}:\t{values[key]}")
 
 
+def describe_probe_history(w: Lines, raw: object, at: float) -> None:
+    """The agent's last results per probe (annotation ``minikube-py.io/probes``): when, result, latency, output."""
+    probes = _json_value(raw)
+    w.flush()
+    if not isinstance(probes, dict):
+        w.add(0, "Probe History:\t<unreadable annotation>")
+        return
+    w.add(0, "Probe History:")
+    for container in sorted(probes):
+        for kind in ("startup", "liveness", "readiness"):
+            probe = _dict(_dict(probes[container]).get(kind))
+            if not probe:
+                continue
+            streak = _dict(probe.get("consecutive"))
+            summary = f"{probe.get('state', '?')}"
+            if streak:
+                summary += f", {streak.get('count', 0)}× {streak.get('result', '?')} in a row"
+            if probe.get("onHold"):
+                summary += ", on hold until the startup probe succeeds"
+            w.add(1, f"{container} {kind}:\t{summary}")
+            for entry in [e for e in _list(probe.get("history")) if isinstance(e, dict)]:
+                when = float(entry.get("time") or 0)
+                output = str(entry.get("output") or "").replace("\n", " ").strip()
+                w.add(
+                    2,
+                    f"{human_duration(max(0.0, at - when))} ago\t{entry.get('result', '?')}\t"
+                    f"{float(entry.get('latencyMs') or 0):.1f}ms\t{_shorten(output, 80) if output else ''}",
+                )
+    w.flush()
+
+
+# ---- eviction explanations (pod annotation; the node agent's /eviction for nodes) -----------------------
+
+
+def _threshold_text(t: Mapping[str, Any]) -> str:
+    kind = "hard" if t.get("hard") else f"soft, grace {human_duration(float(t.get('gracePeriodSeconds') or 0))}"
+    quantity_text, written = t.get("thresholdQuantityText", "?"), t.get("threshold", "?")
+    as_written = f"{written}, " if written != quantity_text else ""  # a percentage, resolved against capacity
+    text = f"{t.get('signal', '?')}: available {t.get('availableText', '?')} < {quantity_text} ({as_written}{kind})"
+    met_for = t.get("metForSeconds")
+    if met_for is not None:
+        text += f", met for {float(met_for):.1f}s"
+    remaining = t.get("graceRemainingSeconds")
+    if remaining:
+        text += f", grace ends in {float(remaining):.1f}s"
+    if t.get("minReclaim"):
+        text += f", reclaiming to {format_bytes(float(t.get('reclaimTarget') or 0))} (minReclaim {t['minReclaim']})"
+    return text
+
+
+def describe_eviction_decision(w: Lines, decision: Mapping[str, Any], at: float, *, level: int) -> None:
+    """One decision of the eviction manager: why (signal vs threshold, grace timer, or a local-storage limit),
+    what (the pod, its grace) and the ranked candidate table it chose from."""
+    if decision.get("time") is not None:
+        decided = float(decision["time"])
+        w.add(level, f"Decided:\t{rfc1123z(decided)} ({human_duration(max(0.0, at - decided))} ago)")
+    local = _dict(decision.get("localStorage"))
+    threshold = _dict(decision.get("threshold"))
+    if local:
+        w.add(
+            level,
+            f"Limit:\t{local.get('kind', '?')} {local.get('subject', '?')} used "
+            f"{format_bytes(float(local.get('usedBytes') or 0))}, limit {local.get('limit', '?')}",
+        )
+    elif threshold:
+        w.add(level, f"Signal:\t{_threshold_text(threshold)}")
+    if decision.get("evicted"):
+        w.add(level, f"{'Would Evict' if decision.get('dryRun') else 'Evicted'}:\t{decision['evicted']}")
+    if decision.get("gracePeriodSeconds") is not None:
+        w.add(level, f"Grace Period:\t{int(decision['gracePeriodSeconds'])}s")
+    if decision.get("message"):
+        w.add(level, f"Message:\t{decision['message']}")
+    skipped = _list(decision.get("skippedCritical"))
+    if skipped:
+        w.add(level, f"Critical (never evicted):\t{', '.join(str(x) for x in skipped)}")
+    candidates = [c for c in _list(decision.get("candidates")) if isinstance(c, dict)]
+    if candidates:
+        w.flush()
+        resource = candidates[0].get("resource", "")
+        w.add(level, f"Ranking ({resource}: usage above request first, then lower priority, then larger overage):")
+        w.add(level + 1, "RANK\tPOD\tQOS\tPRIORITY\tUSAGE\tREQUEST\tOVER REQUEST")
+        for c in candidates:
+            usage = c.get("usageText") if c.get("statsFound", True) else "no stats"
+            over = "yes" if c.get("exceedsRequest") else "no"
+            marker = " (critical)" if c.get("critical") else ""
+            w.add(
+                level + 1,
+                f"{c.get('rank', '?')}\t{c.get('pod', '?')}{marker}\t{c.get('qosClass', '')}\t"
+                f"{c.get('priority', 0)}\t{usage}\t{c.get('requestText', '')}\t{over}",
+            )
+        omitted = int(decision.get("candidatesOmitted") or 0)
+        if omitted:
+            w.add(level + 1, f"... and {omitted} more")
+        w.flush()
+
+
+def describe_node_eviction(w: Lines, info: Mapping[str, Any], at: float) -> None:
+    """The node agent's eviction state: configured thresholds, thresholds met now, its last decision and the
+    dry-run plan (who would be evicted next, and why)."""
+    w.flush()
+    w.add(0, "Eviction:")
+    thresholds = [str(t) for t in _list(info.get("thresholds"))]
+    if not info.get("enabled"):
+        w.add(1, "Thresholds:\tnone (only local-storage limits are enforced)")
+    else:
+        for i, text in enumerate(thresholds or [NONE]):
+            w.add(1, f"{'Thresholds:' if i == 0 else ''}\t{text}")
+    if info.get("housekeepingIntervalSeconds") is not None:
+        w.add(1, f"Housekeeping:\tevery {human_duration(float(info['housekeepingIntervalSeconds']))}")
+    watcher = _dict(info.get("memoryWatcher"))
+    if watcher:
+        how = watcher.get("notifier") or "none"
+        text = (
+            f"kernel notifier {how}, {watcher.get('wakes', 0)} wakes ({watcher.get('kernelEvents', 0)} from the kernel)"
+        )
+        if watcher.get("error"):
+            text += f"; {watcher['error']}"
+        w.add(1, f"Memory Watcher:\t{text}")
+    plan = _dict(info.get("plan"))
+    met = [t for t in _list(plan.get("thresholdsMet")) if isinstance(t, dict)]
+    if met:
+        w.add(1, "Thresholds Met:")
+        for t in met:
+            w.add(2, _threshold_text(t))
+    else:
+        w.add(1, f"Thresholds Met:\t{NONE}")
+    last = _dict(info.get("last"))
+    if last:
+        w.add(1, "Last Eviction:")
+        describe_eviction_decision(w, last, at, level=2)
+    else:
+        w.add(1, f"Last Eviction:\t{NONE}")
+    if plan.get("error"):
+        w.add(1, f"Next (dry run):\t{plan['error']}")
+    elif plan.get("evicted"):
+        w.add(1, "Next (dry run):")
+        describe_eviction_decision(w, plan, at, level=2)
+    else:
+        w.add(1, "Next (dry run):\tnobody (no threshold past its grace period)")
+
+
 # ---- describe node -------------------------------------------------------------------------------------
 
 
@@ -1168,6 +1321,8 @@ def describe_node(
     pods: Sequence[Mapping[str, Any]] | None,
     events: Sequence[Mapping[str, Any]] | None,
     at: float,
+    *,
+    eviction: Mapping[str, Any] | None = None,
 ) -> str:
     meta, spec, status = _meta(node), _dict(node.get("spec")), _dict(node.get("status"))
     w = Lines()
@@ -1235,6 +1390,8 @@ def describe_node(
         w.add(0, f"ProviderID:\t{spec['providerID']}")
     if pods is not None:
         _describe_node_resources(w, pods, allocatable or capacity, at)
+    if eviction is not None:
+        describe_node_eviction(w, eviction, at)
     if events is not None:
         describe_events(w, events, at)
     return w.render()

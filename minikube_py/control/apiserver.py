@@ -20,11 +20,12 @@ from typing import Any
 
 import yaml
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from minikube_py import __version__
 from minikube_py.api import codec, qos, types
 from minikube_py.api import field as api_field
-from minikube_py.control import errors, patch, quota, selectors
+from minikube_py.control import auth, errors, patch, quota, selectors
 from minikube_py.control import metrics as metrics_mod
 from minikube_py.control import store as store_mod
 from minikube_py.control.registry import RESOURCES, Resource
@@ -925,9 +926,13 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v1/namespaces/{namespace}/bindings", handle_binding)
 
 
-def create_app(store: store_mod.Store, config: ApiConfig | None = None, *, agent_token: str = "") -> web.Application:
+def create_app(
+    store: store_mod.Store, config: ApiConfig | None = None, *, agent_token: str = "", api_token: str = ""
+) -> web.Application:
+    """``api_token``: requests from beyond loopback must present it (see :mod:`auth`); empty = no check."""
     config = config or ApiConfig()
-    app = web.Application(middlewares=[error_middleware], client_max_size=config.max_body)
+    middlewares: list[Middleware] = [auth.bearer_middleware(api_token)] if api_token else []
+    app = web.Application(middlewares=[*middlewares, error_middleware], client_max_size=config.max_body)
     service = ApiService(store, config)
     app[SERVICE] = service
     app[AGENT_TOKEN] = agent_token

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from minikube_py.control import apiserver, nodelifecycle, schedulercontroller
+from minikube_py.control import apiserver, auth, nodelifecycle, schedulercontroller
 from minikube_py.control.store import SQLiteStore
+from minikube_py.util import sdnotify
 from minikube_py.util.clock import RealClock
 
 log = logging.getLogger(__name__)
@@ -30,13 +31,20 @@ class ControlPlaneConfig:
     scheduler_config: str | None = None
     """KubeSchedulerConfiguration YAML text (profiles, plugins, weights); None = the default profile."""
     agent_token: str = ""
-    """Bearer token sent to node agents when proxying logs and exec."""
+    """Bearer token sent to node agents when proxying logs and exec; empty = the cluster token."""
+    token: str | None = None
+    """The cluster's bearer token; None = read from (or created at first start in) ``<data_dir>/token``."""
 
 
 async def build(config: ControlPlaneConfig) -> tuple[web.Application, SQLiteStore]:
     os.makedirs(config.data_dir, exist_ok=True)
+    token = config.token or auth.load_or_create_token(os.path.join(config.data_dir, auth.TOKEN_FILE))
+    # Clients find the server and token here (the CLI reads it by default when it may).
+    advertised = "127.0.0.1" if config.host in ("", "0.0.0.0", "::") else config.host
+    host = f"[{advertised}]" if ":" in advertised else advertised
+    auth.write_kubeconfig(os.path.join(config.data_dir, auth.KUBECONFIG_FILE), f"http://{host}:{config.port}", token)
     store = await SQLiteStore.open(os.path.join(config.data_dir, "state.db"))
-    app = apiserver.create_app(store, agent_token=config.agent_token)
+    app = apiserver.create_app(store, agent_token=config.agent_token or token, api_token=token)
     service = app[apiserver.SERVICE]
     scheduler = schedulercontroller.SchedulerController(service, config=config.scheduler_config)
     app[apiserver.SCHEDULING_TRACES] = scheduler.traces
@@ -76,6 +84,7 @@ async def serve(config: ControlPlaneConfig, *, stop: asyncio.Event | None = None
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
     print(f"minikube-py control plane listening on http://{config.host}:{config.port}", flush=True)
+    sdnotify.ready()  # Type=notify: the unit is active once the API server accepts connections
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -83,6 +92,7 @@ async def serve(config: ControlPlaneConfig, *, stop: asyncio.Event | None = None
     try:
         await stop.wait()
     finally:
+        sdnotify.stopping()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         await runner.cleanup()

@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import datetime
 import logging
 from typing import Any
 
-from minikube_py.control import apiserver, errors
+from minikube_py.api import codec, types
+from minikube_py.control import apiserver, errors, nodeipam
 from minikube_py.control import store as store_mod
 from minikube_py.control.registry import RESOURCES
 from minikube_py.util.clock import Clock
@@ -68,14 +70,80 @@ class NodeLifecycleController:
         grace_period: float = 40.0,
         startup_grace_period: float = 60.0,
         period: float = 5.0,
+        cidr_allocator: nodeipam.NodeCIDRAllocator | None = None,
     ) -> None:
         self.service = service
+        self.cidr_allocator = cidr_allocator or nodeipam.NodeCIDRAllocator()
         self.clock = clock
         self.grace_period = grace_period
         self.startup_grace_period = startup_grace_period
         self.period = period
 
     async def run(self) -> None:
+        pressure = asyncio.create_task(self._follow_pressure(), name="pressure-taints")
+        try:
+            await self._monitor_loop()
+        finally:
+            pressure.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pressure
+
+    async def _follow_pressure(self) -> None:
+        """Node events, not the monitor period, drive two things: TaintNodesByCondition (a pressure condition
+        posted by an agent becomes, or stops being, a NoSchedule taint as soon as it is written) and the node
+        IPAM (a new node gets its pod CIDR at once; its agent waits for it)."""
+        await self.allocate_pod_cidrs()
+        while True:
+            try:
+                async for event in self.service.store.watch("nodes"):
+                    if event.type in ("ADDED", "DELETED") or not event.object.get("spec", {}).get("podCIDR"):
+                        await self.allocate_pod_cidrs()
+                    if event.type == "MODIFIED":
+                        with contextlib.suppress(store_mod.Conflict, store_mod.NotFound):
+                            await self.sync_pressure_taints(event.object)
+            except store_mod.Gone:
+                continue
+            except Exception:
+                log.exception("pressure taint watch failed")
+                await asyncio.sleep(self.period)
+
+    async def allocate_pod_cidrs(self) -> None:
+        """kube-controller-manager's --allocate-node-cidrs: every node gets ``spec.podCIDR(s)``."""
+        nodes = (await self.service.store.list("nodes")).items
+        try:
+            assignments = self.cidr_allocator.assign(codec.decode(types.Node, n) for n in nodes)
+        except nodeipam.NodeCIDRError as err:
+            log.error("node IPAM: %s", err)
+            return
+        by_name = {n["metadata"]["name"]: n for n in nodes}
+        for assignment in assignments:
+            node = copy.deepcopy(by_name[assignment.node])
+            spec = node.setdefault("spec", {})
+            spec["podCIDR"], spec["podCIDRs"] = assignment.cidr, assignment.pod_cidrs
+            with contextlib.suppress(store_mod.Conflict, store_mod.NotFound):
+                await self.service.store.update(
+                    store_mod.Key("nodes", "", assignment.node),
+                    node,
+                    expected_resource_version=node["metadata"]["resourceVersion"],
+                )
+
+    async def sync_pressure_taints(self, node: dict[str, Any]) -> bool:
+        """Make the node's pressure taints match its conditions; True when the node was updated."""
+        taints = list(node.get("spec", {}).get("taints", []))
+        if not _sync_pressure_taints(taints, node.get("status", {}).get("conditions", []), self.clock.now()):
+            return False
+        node = copy.deepcopy(node)  # watch events are shared with other watchers
+        node.setdefault("spec", {})["taints"] = taints
+        if not taints:
+            node["spec"].pop("taints")
+        await self.service.store.update(
+            store_mod.Key("nodes", "", node["metadata"]["name"]),
+            node,
+            expected_resource_version=node["metadata"]["resourceVersion"],
+        )
+        return True
+
+    async def _monitor_loop(self) -> None:
         while True:
             try:
                 await self.monitor_once()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import json
 import logging
 import os
@@ -23,25 +24,34 @@ import prometheus_client
 import psutil
 from aiohttp import web
 
-from minikube_py import __version__
+from minikube_py import __version__, errors
 from minikube_py.api import codec, qos, types
 from minikube_py.api.quantity import Quantity
 from minikube_py.node import backoff as backoff_mod
+from minikube_py.node import kuberuntime
 from minikube_py.node.apiclient import ApiClient, ApiRequestError
 from minikube_py.node.cgroups.driver import KUBEPODS, CgroupResources, milli_cpu_to_quota
 from minikube_py.node.cgroups.factory import CgroupConfig, new_driver
 from minikube_py.node.eviction.manager import EvictionManager
-from minikube_py.node.eviction.types import EvictionConfig, FsStats, NodeStats, PodStats
+from minikube_py.node.eviction.notifier import MemoryThresholdWatcher
+from minikube_py.node.eviction.types import ContainerStats, EvictionConfig, FsStats, NodeStats, PodStats
+from minikube_py.node.network import NetworkError, PodNetwork, peers_from_nodes
 from minikube_py.node.podworker import PodEvent, PodWorker, rfc3339
+from minikube_py.node.prober.runners import RuntimeProber
 from minikube_py.node.runtime import logs
 from minikube_py.node.runtime.runtime import Runtime
 from minikube_py.node.signals import SignalReader
 from minikube_py.util.clock import Clock, RealClock
+from minikube_py.util.diskusage import disk_usage
 
 log = logging.getLogger(__name__)
 
 ANNOTATION_OOM = "minikube-py.io/oom-records"
 ANNOTATION_SANDBOX = "minikube-py.io/sandbox"
+ANNOTATION_EVICTION = "minikube-py.io/eviction"
+ANNOTATION_PROBES = "minikube-py.io/probes"
+PROBE_HISTORY_PUBLISH_INTERVAL = 10.0  # seconds: the history alone never causes more than one pod write per 10 s
+EXPLAINED_CANDIDATES = 10  # rows of the ranked candidate table kept on an evicted pod
 KUBELET_VERSION = f"v1.30.0-minikube-py.{__version__}"
 
 
@@ -52,10 +62,14 @@ class AgentConfig:
     data_dir: str = "/var/lib/minikube-py/agent"
     cgroup_parent: str | None = None
     node_dir: str = ""  # default: minikube_py-<node name>
+    delegated_cgroup: bool = False  # the agent's cgroup is its own (systemd Delegate=yes): see CgroupConfig
+    pod_network: bool = False  # pods get IPs from the node's pod CIDR (bridge + veths in the agent's netns)
     address: str = "127.0.0.1"  # advertised InternalIP; the control plane reaches the agent here
     listen: str = "127.0.0.1"
     port: int = 10250
-    token: str = ""  # when set, the agent's HTTP endpoint requires "Authorization: Bearer <token>"
+    token: str = ""
+    """The cluster's bearer token: presented to the API server, and required from whoever calls the agent's
+    endpoint (only the control plane holds it besides admins); empty = no token either way."""
     cpu: str | None = None  # capacity overrides (default: what the machine and our cgroup allow)
     memory: str | None = None
     max_pods: int = 110
@@ -85,16 +99,27 @@ class Agent:
             if pause is None:
                 raise RuntimeError("catatonit is not installed (run `make install`)")
             driver = new_driver(
-                CgroupConfig(parent=config.cgroup_parent, node_dir=config.node_dir or f"minikube_py-{config.node_name}")
+                CgroupConfig(
+                    parent=config.cgroup_parent,
+                    node_dir=config.node_dir or f"minikube_py-{config.node_name}",
+                    delegated=config.delegated_cgroup,
+                )
             )
-            runtime = Runtime(driver, state_dir=os.path.join(config.data_dir, "runtime"), pause_argv=(pause, "-P"))
+            runtime = Runtime(
+                driver,
+                state_dir=os.path.join(config.data_dir, "runtime"),
+                volume_root=os.path.join(config.data_dir, "pods"),
+                pause_argv=(pause, "-P"),
+            )
         self.runtime = runtime
-        self.api = ApiClient(config.server)
+        self.api = ApiClient(config.server, token=config.token)
         self.backoff = backoff_mod.Backoff(self.clock)
         self.workers: dict[str, PodWorker] = {}  # pod uid -> worker
         self._tasks: list[asyncio.Task[Any]] = []
         self._worker_tasks: dict[str, list[asyncio.Task[Any]]] = {}
         self._reported: dict[str, Any] = {}
+        self._reported_digest: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
+        self._report_wakeups: dict[str, asyncio.Event] = {}
         self._runner: web.AppRunner | None = None
         self._metrics: prometheus_client.CollectorRegistry | None = None
         own_limit = None
@@ -104,7 +129,13 @@ class Agent:
         self.memory_capacity = Quantity.parse(self.capacity["memory"]).value()
         self.ready = asyncio.Event()
         self.eviction: EvictionManager | None = None
+        self.memory_watcher: MemoryThresholdWatcher | None = None
+        self.network: PodNetwork | None = None
+        self.prober = RuntimeProber(self.runtime)  # one namespace thread for every pod's TCP/HTTP probes
+        self._probes_published: dict[str, tuple[float, str]] = {}  # uid -> (when, history JSON)
         self._stopping = asyncio.Event()
+        self._node_status_changed = asyncio.Event()
+        self._condition_since: dict[str, tuple[str, str | None]] = {}
         self.signals = SignalReader(self.runtime.driver, config.data_dir)
 
     # --- lifecycle
@@ -116,6 +147,8 @@ class Agent:
             self._enforce_capacity()
             await self._serve_http()
             await self._register()
+            if self.config.pod_network:
+                await self._setup_pod_network()
         except BaseException:
             await self._abort()
             raise
@@ -123,16 +156,30 @@ class Agent:
             asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
             asyncio.create_task(self._pod_loop(), name="pod-watch"),
         ]
-        if self.config.eviction is not None:
-            self.eviction = EvictionManager(
-                self.config.eviction,
-                clock=self.clock,
-                stats=self._node_stats,
-                active_pods=lambda: [w.pod for w in self.workers.values()],
-                kill_pod=self._evict,
-                pod_cleaned_up=lambda pod: pod.metadata.uid not in self.workers,
+        # Without eviction settings no threshold exists, but local-storage limits (emptyDir sizeLimit,
+        # ephemeral-storage limits) are still enforced, as the kubelet does.
+        self.eviction = EvictionManager(
+            self.config.eviction or EvictionConfig(eviction_hard={}),
+            clock=self.clock,
+            stats=self._node_stats,
+            active_pods=lambda: [w.pod for w in self.workers.values()],
+            kill_pod=self._evict,
+            pod_cleaned_up=lambda pod: pod.metadata.uid not in self.workers,
+        )
+        self.eviction.on_conditions_changed = self._node_status_changed.set
+        self._tasks.append(asyncio.create_task(self.eviction.run(self._stopping), name="eviction"))
+        if self.eviction.config.thresholds:
+            # Beyond the housekeeping pace: a memory threshold crossing wakes the manager at once (v1 kernel
+            # usage thresholds; v2 PSI/memory.events plus a 0.1 s sampler).
+            self.memory_watcher = MemoryThresholdWatcher(
+                self.runtime.driver,
+                self.eviction.config.thresholds,
+                self.eviction.wake,
+                refresh_interval=self.eviction.config.housekeeping_interval,
             )
-            self._tasks.append(asyncio.create_task(self.eviction.run(self._stopping), name="eviction"))
+            self._tasks.append(
+                asyncio.create_task(self.memory_watcher.run(self._stopping), name="memory-threshold-watcher")
+            )
 
     async def _abort(self) -> None:
         """Start failed: release what start made.  The shim exits once no pod is left (it never abandons
@@ -164,9 +211,13 @@ class Agent:
         if self._runner is not None:
             await self._runner.cleanup()
         await self.runtime.close(shutdown_shim=remove_pods)
+        self.prober.close()
         if remove_pods:
             with contextlib.suppress(Exception):
                 self.runtime.driver.teardown_node()
+        if self.network is not None:
+            with contextlib.suppress(Exception):
+                await (self.network.teardown_node() if remove_pods else self.network.close())
         await self.api.close()
 
     def _enforce_capacity(self) -> None:
@@ -213,7 +264,7 @@ class Agent:
         }
 
     def _conditions(self, now: str | None) -> list[dict[str, Any]]:
-        conditions = []
+        conditions: list[dict[str, Any]] = []
         pressure = {str(c) for c in self.eviction.node_conditions()} if self.eviction is not None else set()
         for kind, (ok_reason, ok_message), (bad_reason, bad_message) in (
             ("MemoryPressure", ("KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
@@ -242,6 +293,12 @@ class Agent:
                 "lastHeartbeatTime": now,
             }
         )
+        for condition in conditions:  # lastTransitionTime: when this status began
+            kind, status = condition["type"], condition["status"]
+            since = self._condition_since.get(kind)
+            if since is None or since[0] != status:
+                since = self._condition_since[kind] = (status, now)
+            condition["lastTransitionTime"] = since[1]
         return conditions
 
     async def _register(self) -> None:
@@ -256,6 +313,36 @@ class Agent:
             current["metadata"]["labels"] = {**current["metadata"].get("labels", {}), **node["metadata"]["labels"]}
             await self.api.request("PUT", f"/api/v1/nodes/{self.config.node_name}/status", current)
 
+    # --- pod network
+
+    async def _setup_pod_network(self) -> None:
+        """The node's pod CIDR comes from the control plane's node IPAM right after registration; then the
+        bridge, the re-adopted pods' addresses and the routes to the other nodes' pod CIDRs."""
+        cidr = ""
+        for _ in range(300):
+            node = await self.api.request("GET", f"/api/v1/nodes/{self.config.node_name}")
+            cidr = node.get("spec", {}).get("podCIDR", "")
+            if cidr:
+                break
+            await asyncio.sleep(0.1)
+        if not cidr:
+            raise NetworkError(f"node {self.config.node_name} got no pod CIDR from the control plane in 30 s")
+        network = PodNetwork(os.path.join(self.config.data_dir, "network"))
+        await network.setup_node(cidr)
+        await network.cleanup_stale(list(self.runtime.sandboxes))
+        self.network = network
+        self.runtime.network = network
+        await self._sync_routes()
+
+    async def _sync_routes(self) -> None:
+        if self.network is None:
+            return
+        nodes = (await self.api.request("GET", "/api/v1/nodes")).get("items", [])
+        peers = peers_from_nodes([codec.decode(types.Node, n) for n in nodes], self.config.node_name)
+        result = await self.network.sync_routes(peers)
+        for cidr, why in {**result.failed, **result.skipped}.items():
+            log.warning("pod network: route to %s not set: %s", cidr, why)
+
     async def heartbeat_once(self) -> None:
         current = await self.api.request("GET", f"/api/v1/nodes/{self.config.node_name}")
         status = current.setdefault("status", {})
@@ -264,12 +351,20 @@ class Agent:
         await self.api.request("PUT", f"/api/v1/nodes/{self.config.node_name}/status", current)
 
     async def _heartbeat_loop(self) -> None:
+        """Every heartbeat interval, and at once when a pressure condition changes (the kubelet waits for its
+        next 10 s node status update; we don't)."""
         while True:
-            await asyncio.sleep(self.config.heartbeat_interval)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._node_status_changed.wait(), self.config.heartbeat_interval)
+            self._node_status_changed.clear()
             try:
                 await self.heartbeat_once()
             except ApiRequestError as err:
                 log.warning("heartbeat failed: %s", err)
+            try:
+                await self._sync_routes()  # nodes come and go: keep a route to each one's pod CIDR
+            except (ApiRequestError, NetworkError) as err:
+                log.warning("pod network: route sync failed: %s", err)
 
     # --- pods bound to this node
 
@@ -313,7 +408,16 @@ class Agent:
                 task = asyncio.create_task(self._delete_gracefully(raw, grace), name="terminate")
                 self._worker_tasks.setdefault(uid, []).append(task)
             return
-        if uid in self.workers or raw.get("status", {}).get("phase") in ("Succeeded", "Failed"):
+        if uid in self.workers:
+            # Someone else changed what we reported (the node controller marks pods not Ready while the node is
+            # unreachable): report ours again, as the kubelet's status manager does when it resyncs.
+            if self._reported_digest.get(uid) not in (None, _status_digest(raw.get("status", {}))):
+                self._reported.pop(uid, None)
+                changed = self._report_wakeups.get(uid)
+                if changed is not None:
+                    changed.set()
+            return
+        if raw.get("status", {}).get("phase") in ("Succeeded", "Failed"):
             return
         pod = codec.decode(types.Pod, raw)
         rejection = self._admit(pod)
@@ -329,6 +433,7 @@ class Agent:
             log_root=os.path.join(self.config.data_dir, "pods"),
             memory_capacity_bytes=self.memory_capacity,
             single_process_oom_kill=self.config.single_process_oom_kill,
+            prober=self.prober,
         )
         sandbox = self.runtime.sandboxes.get(uid)
         if sandbox is not None:  # a previous agent started it: take it over
@@ -337,6 +442,7 @@ class Agent:
             }
             worker.adopt(sandbox, counts)
         changed = asyncio.Event()
+        self._report_wakeups[uid] = changed
         worker.on_synced = changed.set
         worker.on_event = lambda event, raw=raw: self._post_event(raw, event)
         self.workers[uid] = worker
@@ -347,6 +453,11 @@ class Agent:
 
     def _admit(self, pod: types.Pod) -> tuple[str, str] | None:
         """kubelet admission: the pod's requests must fit what this node has left (reason OutOf<resource>)."""
+        unsupported = kuberuntime.unsupported_volumes(pod)
+        if unsupported:
+            return "UnsupportedVolume", (
+                f"minikube_py nodes provide only emptyDir volumes; this pod also uses: {', '.join(unsupported)}"
+            )
         if self.eviction is not None:
             admitted, reason, message = self.eviction.admit(pod)
             if not admitted:
@@ -386,8 +497,14 @@ class Agent:
                 await self._put_status(raw, {"phase": "Failed", "reason": "RunPodSandboxError", "message": str(err)})
 
     async def _report_loop(self, worker: PodWorker, changed: asyncio.Event) -> None:
+        probed = any(
+            c.liveness_probe or c.readiness_probe or c.startup_probe
+            for c in [*worker.pod.spec.init_containers, *worker.pod.spec.containers]
+        )
         while True:
-            await changed.wait()
+            # A probed pod's history is also published when nothing else changes (at most every 10 s).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), PROBE_HISTORY_PUBLISH_INTERVAL if probed else None)
             changed.clear()
             await asyncio.sleep(0)  # coalesce bursts of syncs
             with contextlib.suppress(ApiRequestError):
@@ -397,13 +514,17 @@ class Agent:
         """Write the worker's status (and our annotations) to the API if they changed."""
         status = codec.encode(worker.status())
         status["hostIP"] = self.config.address
+        status["hostIPs"] = [{"ip": self.config.address}]
         if worker.sandbox is not None:
             status.setdefault("startTime", rfc3339(worker.sandbox.created_at))
         uid = worker.pod.metadata.uid
         annotations = self._annotations(worker)
         snapshot = json.dumps([_stable(status), annotations], sort_keys=True)
-        if self._reported.get(uid) == snapshot:
+        probes = self._probe_history_due(worker)
+        if self._reported.get(uid) == snapshot and probes is None:
             return
+        if probes is not None:
+            annotations[ANNOTATION_PROBES] = probes
         ns, name = worker.pod.metadata.namespace, worker.pod.metadata.name
         current = await self.api.request("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
         if current["metadata"]["uid"] != uid:
@@ -421,6 +542,20 @@ class Agent:
         current["status"] = status
         await self.api.request("PUT", f"/api/v1/namespaces/{ns}/pods/{name}/status", current)
         self._reported[uid] = snapshot
+        self._reported_digest[uid] = _status_digest(status)
+        if probes is not None:
+            self._probes_published[uid] = (self.clock.now(), probes)
+
+    def _probe_history_due(self, worker: PodWorker) -> str | None:
+        """The probe history to publish now: when it changed and the last publication is old enough."""
+        history = worker.probe_history()
+        if not history:
+            return None
+        text = json.dumps(history, sort_keys=True)
+        when, published = self._probes_published.get(worker.pod.metadata.uid, (float("-inf"), ""))
+        if text == published or self.clock.now() - when < PROBE_HISTORY_PUBLISH_INTERVAL:
+            return None
+        return text
 
     def _annotations(self, worker: PodWorker) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -441,6 +576,14 @@ class Agent:
             }
             out[ANNOTATION_SANDBOX] = json.dumps(info, sort_keys=True)
         return out
+
+    async def _annotate(self, raw: dict[str, Any], key: str, value: str) -> None:
+        ns, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
+        current = await self.api.request("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
+        if current["metadata"]["uid"] != raw["metadata"]["uid"]:
+            return
+        current["metadata"].setdefault("annotations", {})[key] = value
+        await self.api.request("PUT", f"/api/v1/namespaces/{ns}/pods/{name}", current)
 
     async def _put_status(self, raw: dict[str, Any], status: dict[str, Any]) -> None:
         ns, name = raw["metadata"]["namespace"], raw["metadata"]["name"]
@@ -488,6 +631,9 @@ class Agent:
             if task is not asyncio.current_task():
                 task.cancel()
         self._reported.pop(uid, None)
+        self._reported_digest.pop(uid, None)
+        self._report_wakeups.pop(uid, None)
+        self._probes_published.pop(uid, None)
         sandbox = self.runtime.sandboxes.get(uid)
         if sandbox is not None:
             await self.runtime.remove_pod_sandbox(sandbox, grace=grace)
@@ -507,13 +653,7 @@ class Agent:
 
     def _node_stats(self) -> NodeStats:
         signals = self.signals.read()
-        pods = []
-        for worker in list(self.workers.values()):
-            if worker.sandbox is None:
-                continue
-            with contextlib.suppress(Exception):
-                usage = self.runtime.driver.stats(worker.sandbox.cgroup)
-                pods.append(PodStats(uid=worker.pod.metadata.uid, memory_working_set_bytes=usage.memory_working_set))
+        pods = [stats for worker in list(self.workers.values()) if (stats := self._pod_stats(worker)) is not None]
         return NodeStats(
             time=signals.observed_at,
             memory_available_bytes=signals.memory_available,
@@ -529,6 +669,43 @@ class Agent:
             pods=tuple(pods),
         )
 
+    def _pod_stats(self, worker: PodWorker) -> PodStats | None:
+        """Memory from the pod's and its containers' cgroups; disk from its emptyDir volumes and its
+        containers' log directories (there are no writable layers: containers share the node's root)."""
+        sandbox = worker.sandbox
+        if sandbox is None:
+            return None
+        try:
+            pod_memory = self.runtime.driver.stats(sandbox.cgroup).memory_working_set
+        except errors.CgroupError:
+            return None
+        containers = []
+        for container in [*worker.pod.spec.init_containers, *worker.pod.spec.containers]:
+            instance, restarts = worker.container(container.name)
+            memory = None
+            if instance is not None and instance.running:
+                with contextlib.suppress(errors.CgroupError):
+                    memory = self.runtime.container_stats(instance).memory_working_set
+            logs, log_inodes = disk_usage(os.path.dirname(worker.log_path(container.name, restarts)))
+            containers.append(
+                ContainerStats(
+                    container.name,
+                    memory_working_set_bytes=memory,
+                    rootfs_used_bytes=0,
+                    rootfs_inodes_used=0,
+                    logs_used_bytes=logs,
+                    logs_inodes_used=log_inodes,
+                )
+            )
+        volumes = self.runtime.volume_usage(sandbox)
+        return PodStats(
+            uid=worker.pod.metadata.uid,
+            memory_working_set_bytes=pod_memory,
+            containers=tuple(containers),
+            volume_used_bytes={name: used for name, (used, _) in volumes.items()},
+            volume_inodes_used={name: inodes for name, (_, inodes) in volumes.items()},
+        )
+
     async def _evict(self, pod: types.Pod, grace: int | None, reason: str, message: str) -> bool:
         """Evicted pods end Failed with the kubelet's reason and message, and are not restarted."""
         uid = pod.metadata.uid
@@ -536,6 +713,10 @@ class Agent:
             return False
         raw = {"metadata": {"name": pod.metadata.name, "namespace": pod.metadata.namespace, "uid": uid}}
         self._post_event(raw, PodEvent("Warning", "Evicted", message))
+        decision = self.eviction.evicting if self.eviction is not None else None
+        if decision is not None:
+            with contextlib.suppress(ApiRequestError):
+                await self._annotate(raw, ANNOTATION_EVICTION, json.dumps(_eviction_explanation(decision.to_dict())))
         own = pod.spec.termination_grace_period_seconds
         await self._terminate(uid, float(grace if grace is not None else (own if own is not None else 30)))
         with contextlib.suppress(ApiRequestError):
@@ -568,7 +749,8 @@ class Agent:
 
     @web.middleware
     async def _auth(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        authorized = request.headers.get("Authorization") == f"Bearer {self.config.token}"
+        given = request.headers.get("Authorization", "").encode()
+        authorized = hmac.compare_digest(given, f"Bearer {self.config.token}".encode())
         if self.config.token and request.path != "/healthz" and not authorized:
             status = {
                 "kind": "Status",
@@ -650,7 +832,15 @@ class Agent:
         if self.eviction is None:
             return web.json_response({"enabled": False})
         last = self.eviction.last_result.to_dict() if self.eviction.last_result else None
-        return web.json_response({"enabled": True, "last": last, "plan": await self.eviction.plan()})
+        body = {
+            "enabled": self.config.eviction is not None,  # thresholds configured; local-storage limits always
+            "thresholds": [t.describe() for t in self.eviction.config.thresholds],
+            "housekeepingIntervalSeconds": self.eviction.config.housekeeping_interval,
+            "memoryWatcher": None if self.memory_watcher is None else _watcher_state(self.memory_watcher),
+            "last": last,
+            "plan": await self.eviction.plan(),
+        }
+        return web.json_response(body)
 
     async def _handle_metrics(self, request: web.Request) -> web.Response:
         from minikube_py.node import metrics
@@ -700,6 +890,34 @@ class Agent:
 
 async def _healthz(request: web.Request) -> web.Response:
     return web.Response(text="ok")
+
+
+def _watcher_state(watcher: MemoryThresholdWatcher) -> dict[str, Any]:
+    arming = watcher.arming
+    return {
+        "wakes": watcher.wakes,
+        "kernelEvents": watcher.kernel_events,
+        "notifier": None if arming is None else arming.kind,
+        "usageLevels": [] if arming is None else list(arming.levels),
+        "error": None if arming is None else arming.error,
+    }
+
+
+def _eviction_explanation(decision: dict[str, Any]) -> dict[str, Any]:
+    """What an evicted pod keeps of the decision: the signal, threshold and grace timer, the ranked candidates
+    (the first few rows), or the local-storage limit it broke."""
+    keep = ("time", "outcome", "signal", "resource", "threshold", "gracePeriodSeconds", "message", "localStorage")
+    out = {k: decision.get(k) for k in keep}
+    candidates = decision.get("candidates") or []
+    out["candidates"] = candidates[:EXPLAINED_CANDIDATES]
+    out["candidatesOmitted"] = max(0, len(candidates) - EXPLAINED_CANDIDATES)
+    return out
+
+
+def _status_digest(status: dict[str, Any]) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """Phase and condition statuses: what another writer changing our pod's status would alter."""
+    conditions = tuple(sorted((str(c.get("type")), str(c.get("status"))) for c in status.get("conditions", [])))
+    return str(status.get("phase", "")), conditions
 
 
 def _stable(status: dict[str, Any]) -> dict[str, Any]:

@@ -21,8 +21,10 @@ class ApiRequestError(errors.MinikubeError):
 
 
 class ApiClient:
-    def __init__(self, server: str, *, timeout: float = 10.0) -> None:
+    def __init__(self, server: str, *, token: str = "", timeout: float = 10.0) -> None:
+        """``token``: the cluster's bearer token, presented on every request (needed beyond loopback)."""
         self.server = server.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
@@ -34,7 +36,9 @@ class ApiClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._timeout))
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._timeout)
+            )
         return self._session
 
     async def close(self) -> None:

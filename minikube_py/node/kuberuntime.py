@@ -15,7 +15,7 @@ from minikube_py.node.cgroups.driver import (
     milli_cpu_to_quota,
     milli_cpu_to_shares,
 )
-from minikube_py.node.runtime.model import ContainerConfig, PodSandboxConfig
+from minikube_py.node.runtime.model import ContainerConfig, Mount, PodSandboxConfig, VolumeConfig
 
 # Without images there is no image config to supply PATH; use the conventional default (Docker's).
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -91,7 +91,21 @@ def sandbox_config(pod: types.Pod) -> PodSandboxConfig:
         share_process_namespace=bool(pod.spec.share_process_namespace),
         tier=qos_tier(pod),
         resources=pod_cgroup_resources(pod),
+        volumes=tuple(
+            VolumeConfig(
+                name=v.name,
+                medium=v.empty_dir.medium,
+                size_limit_bytes=v.empty_dir.size_limit.value() if v.empty_dir.size_limit else None,
+            )
+            for v in pod.spec.volumes
+            if v.empty_dir is not None
+        ),
     )
+
+
+def unsupported_volumes(pod: types.Pod) -> list[str]:
+    """Volumes this node can't provide: only ``emptyDir`` exists here (no images, no storage plugins)."""
+    return [f"{v.name} ({', '.join(sorted(v.other_sources))})" for v in pod.spec.volumes if v.empty_dir is None]
 
 
 def downward_values(pod: types.Pod, *, pod_ip: str = "", host_ip: str = "") -> dict[str, str]:
@@ -132,4 +146,8 @@ def container_config(
         resources=container_cgroup_resources(container, single_process_oom_kill=single_process_oom_kill),
         oom_score_adj=qos.container_oom_score_adj(pod, container, memory_capacity_bytes),
         log_path=log_path,
+        mounts=tuple(
+            Mount(volume=m.name, container_path=m.mount_path, read_only=m.read_only, sub_path=m.sub_path)
+            for m in container.volume_mounts
+        ),
     )

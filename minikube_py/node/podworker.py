@@ -1,8 +1,15 @@
-"""One pod's lifecycle on the node: start, restart per policy with CrashLoopBackOff, status, termination.
+"""One pod's lifecycle on the node: start, restart per policy with CrashLoopBackOff, probes, status, termination.
 
 ``sync()`` is one step (the kubelet's syncPod): it looks at every container, starts or restarts what the
 restart policy and the backoff allow, and rebuilds the pod's status.  ``run()`` only repeats it when a
 container exits or a backoff ends.  Time comes from an injected clock, so tests can step through backoff.
+
+Probes: one ``prober.worker.ProbeWorker`` per container and probe kind, created with the pod worker and run by
+``start_probes()`` (``run()`` calls it).  A liveness or startup state of Failure kills the container (events
+``Unhealthy`` from the probe, then ``Killing``) with the probe's or the pod's grace, and the restart policy
+and backoff take it from there; startup gates the other two; readiness only changes the container's ``ready``
+and the pod's ``ContainersReady``/``Ready`` conditions.  Every state change calls ``on_synced`` so the
+agent reports it; ``probe_history()`` has the last results of every probe.
 """
 
 from __future__ import annotations
@@ -13,11 +20,16 @@ import datetime
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from minikube_py import errors
 from minikube_py.api import qos, types
 from minikube_py.node import backoff as backoff_mod
 from minikube_py.node import kuberuntime
+from minikube_py.node.prober import results as probe_results
+from minikube_py.node.prober import runners as probe_runners
+from minikube_py.node.prober.results import Kind, Result
+from minikube_py.node.prober.worker import ContainerView, ProbeWorker
 from minikube_py.node.runtime import logs
 from minikube_py.node.runtime.model import Container, ContainerExit, OomRecord, Sandbox
 from minikube_py.node.runtime.runtime import Runtime
@@ -71,12 +83,20 @@ class PodWorker:
     on_event: Callable[[PodEvent], None] | None = None
     on_synced: Callable[[], None] | None = None  # after every sync(): the status may have changed
     sandbox: Sandbox | None = None
+    prober: probe_runners.Prober | None = None  # default: the runtime's shared RuntimeProber
+    probe_history_size: int = probe_results.HISTORY_SIZE
     events: list[PodEvent] = field(default_factory=list)
     _slots: dict[str, _Slot] = field(default_factory=dict)
     _init_slots: list[_Slot] = field(default_factory=list)
     _wakeup: asyncio.Event = field(default_factory=asyncio.Event)
     _terminating: bool = False
     started_at: float | None = None
+    probe_workers: dict[tuple[str, Kind], ProbeWorker] = field(default_factory=dict)
+    _probe_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _probe_kills: set[asyncio.Task[None]] = field(default_factory=set)
+    _adopted: bool = False
+    _condition_since: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    _sync_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # terminate() waits out a sync() in progress
 
     def __post_init__(self) -> None:
         for spec in self.pod.spec.containers:
@@ -84,6 +104,15 @@ class PodWorker:
                 spec=spec, waiting_reason="PodInitializing" if self.pod.spec.init_containers else "ContainerCreating"
             )
         self._init_slots = [_Slot(spec=spec) for spec in self.pod.spec.init_containers]
+        # Probes of the app containers and of sidecars (validation forbids them on plain init containers).
+        for slot in [*self._init_slots, *self._slots.values()]:
+            for kind, probe in (
+                (Kind.STARTUP, slot.spec.startup_probe),
+                (Kind.LIVENESS, slot.spec.liveness_probe),
+                (Kind.READINESS, slot.spec.readiness_probe),
+            ):
+                if probe is not None:
+                    self.probe_workers[(slot.spec.name, kind)] = self._new_probe_worker(slot, kind, probe)
 
     @property
     def _policy(self) -> str:
@@ -141,6 +170,10 @@ class PodWorker:
     # --- the step
 
     async def sync(self) -> None:
+        async with self._sync_lock:
+            await self._sync()
+
+    async def _sync(self) -> None:
         if self._terminating:
             return
         if self.sandbox is None:
@@ -231,6 +264,7 @@ class PodWorker:
             memory_capacity_bytes=self.memory_capacity_bytes,
             log_path=self.log_path(name, slot.restart_count),
             single_process_oom_kill=self.single_process_oom_kill,
+            pod_ip=self.pod_ip,
         )
         slot.handled_exit = False
         now = self.clock.now()
@@ -253,6 +287,9 @@ class PodWorker:
             return
         self._event("Normal", "Created", f"Created container {name}", name)
         self._event("Normal", "Started", f"Started container {name}", name)
+        readiness = self.probe_workers.get((name, Kind.READINESS))
+        if readiness is not None:
+            readiness.trigger()  # the kubelet probes readiness at once for a started, unready container
         instance = slot.instance
         asyncio.get_running_loop().create_task(self._notify_on_exit(instance))
 
@@ -267,6 +304,7 @@ class PodWorker:
         """Take over a sandbox a previous agent started (re-adopted by the runtime from its state dir)."""
         self.sandbox = sandbox
         self.started_at = sandbox.created_at
+        self._adopted = True  # probe workers start after a random part of their period
         for slot in [*self._init_slots, *self._slots.values()]:
             slot.restart_count = restart_counts.get(slot.spec.name, 0)
             instance = sandbox.containers.get(slot.spec.name)
@@ -297,17 +335,162 @@ class PodWorker:
     def instances(self) -> list[Container]:
         return [s.instance for s in [*self._init_slots, *self._slots.values()] if s.instance is not None]
 
+    # --- probes
+
+    def _new_probe_worker(self, slot: _Slot, kind: Kind, probe: types.Probe) -> ProbeWorker:
+        name = slot.spec.name
+
+        def on_event(type_: str, reason: str, message: str) -> None:
+            self._event(type_, reason, message, name)
+
+        return ProbeWorker(
+            kind=kind,
+            probe=probe,
+            container_name=name,
+            clock=self.clock,
+            prober=self._prober(),
+            view=lambda: self._probe_view(slot),
+            on_change=self._on_probe_change,
+            on_event=on_event,
+            history_size=self.probe_history_size,
+        )
+
+    def _prober(self) -> probe_runners.Prober:
+        if self.prober is None:
+            self.prober = probe_runners.shared_prober(self.runtime)
+        return self.prober
+
+    def _probe_view(self, slot: _Slot) -> ContainerView | None:
+        if self.sandbox is None:
+            return None  # no status yet
+        instance = slot.instance
+        running = instance is not None and instance.running and not slot.handled_exit
+        started_at = instance.started_at if running and instance is not None else None
+        target = probe_runners.Target(
+            pod=self.pod, spec=slot.spec, container=instance, sandbox=self.sandbox, pod_ip=self.pod_ip
+        )
+        phase = self.phase()
+        return ContainerView(
+            container_id=self._container_id(slot) if instance is not None or slot.terminated else "",
+            running=running,
+            terminated=not running and slot.terminated is not None,
+            started_at=started_at,
+            started=self._started(slot),
+            target=target,
+            restart_policy="Always" if self._is_sidecar(slot) else self._policy,
+            pod_terminating=self._terminating,
+            pod_finished=phase in ("Succeeded", "Failed"),
+        )
+
+    def _probe_state(self, slot: _Slot, kind: Kind) -> Result | None:
+        """The container's current state for one probe kind; None when it has no such probe."""
+        worker = self.probe_workers.get((slot.spec.name, kind))
+        if worker is None:
+            return None
+        return worker.current(self._container_id(slot))
+
+    def _running(self, slot: _Slot) -> bool:
+        return slot.instance is not None and slot.instance.running and not slot.handled_exit
+
+    def _started(self, slot: _Slot) -> bool:
+        """kubelet: running, and the startup probe has succeeded for this instance (or there is none)."""
+        return self._running(slot) and self._probe_state(slot, Kind.STARTUP) in (None, Result.SUCCESS)
+
+    def _ready(self, slot: _Slot) -> bool:
+        return self._started(slot) and self._probe_state(slot, Kind.READINESS) in (None, Result.SUCCESS)
+
+    def _on_probe_change(self, worker: ProbeWorker) -> None:
+        slot = self._slot(worker.container_name)
+        if worker.result is Result.FAILURE and worker.kind in (Kind.LIVENESS, Kind.STARTUP):
+            instance = slot.instance
+            if (
+                instance is not None
+                and self._running(slot)
+                and worker.container_id == self._container_id(slot)
+                and not self._terminating
+            ):
+                task = asyncio.get_running_loop().create_task(self._kill_for_probe(slot, instance, worker))
+                self._probe_kills.add(task)
+                task.add_done_callback(self._probe_kills.discard)
+        if worker.kind is Kind.STARTUP and worker.result is Result.SUCCESS:
+            readiness = self.probe_workers.get((worker.container_name, Kind.READINESS))
+            if readiness is not None:
+                readiness.trigger()
+        if self.on_synced is not None:
+            self.on_synced()  # ready/started changed: report the status
+
+    async def _kill_for_probe(self, slot: _Slot, instance: Container, worker: ProbeWorker) -> None:
+        """kubelet computePodActions + killContainer for a container that failed liveness or startup."""
+        name = slot.spec.name
+        restart = self._is_sidecar(slot) or self._policy != "Never"
+        message = f"Container {name} failed {worker.kind.value} probe"
+        self._event("Normal", "Killing", f"{message}, will be restarted" if restart else message, name)
+        grace = worker.probe.termination_grace_period_seconds
+        if grace is None:
+            grace = self.pod.spec.termination_grace_period_seconds
+        seconds = max(float(30 if grace is None else grace), MIN_GRACE_SECONDS)
+        try:
+            await self.runtime.stop_container(instance, seconds)
+        finally:
+            self._wakeup.set()  # the exit is seen by sync(): restart policy and backoff apply
+
+    def _slot(self, name: str) -> _Slot:
+        for slot in [*self._init_slots, *self._slots.values()]:
+            if slot.spec.name == name:
+                return slot
+        raise KeyError(name)
+
+    def start_probes(self) -> None:
+        """Start every probe worker's loop (idempotent)."""
+        if self._probe_tasks or self._terminating:
+            return
+        loop = asyncio.get_running_loop()
+        for (name, kind), worker in self.probe_workers.items():
+            # After an agent restart, containers were already running: spread the first probes over a period.
+            jitter = self._adopted and self._running(self._slot(name))
+            self._probe_tasks.append(
+                loop.create_task(worker.run(initial_jitter=jitter), name=f"probe-{kind.value}-{name}")
+            )
+
+    async def stop_probes(self) -> None:
+        """Stop every probe worker and pending probe kill; idempotent."""
+        for worker in self.probe_workers.values():
+            worker.stop()
+        tasks = [*self._probe_tasks, *self._probe_kills]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def probe_history(self) -> dict[str, dict[str, Any]]:
+        """The last results of every probe, JSON-able: ``{container: {liveness|readiness|startup: {...}}}``.
+
+        Each probe has ``state`` (Success/Failure/Unknown for the current instance), ``containerID``,
+        ``consecutive`` (the current run of equal results), ``onHold``, and ``history``: the last results,
+        oldest first, each with ``time`` (unix seconds), ``latencyMs``, ``result``, ``output`` (shortened) and
+        ``containerID``.
+        """
+        out: dict[str, dict[str, Any]] = {}
+        for (name, kind), worker in self.probe_workers.items():
+            out.setdefault(name, {})[kind.value] = worker.snapshot()
+        return out
+
     # --- the loop
 
     async def run(self) -> None:
-        """Repeat ``sync()`` whenever a container exits or a backoff may have ended."""
-        while not self._terminating:
-            await self.sync()
-            if self.on_synced is not None:
-                self.on_synced()
-            self._wakeup.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._next_deadline())
+        """Repeat ``sync()`` whenever a container exits or a backoff may have ended; probes run alongside."""
+        self.start_probes()
+        try:
+            while not self._terminating:
+                await self.sync()
+                if self.on_synced is not None:
+                    self.on_synced()
+                self._wakeup.clear()
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._next_deadline())
+        finally:
+            await self.stop_probes()
 
     def _next_deadline(self) -> float:
         waits = []
@@ -321,6 +504,9 @@ class PodWorker:
         """Graceful deletion: SIGTERM, SIGKILL at the deadline, then the sandbox and its cgroups go."""
         self._terminating = True
         self._wakeup.set()
+        await self.stop_probes()
+        async with self._sync_lock:
+            pass  # a sync() that was starting a container has finished: the removal below sees it
         if grace is None:
             grace = float(self.pod.spec.termination_grace_period_seconds or 30)
             grace = max(grace, MIN_GRACE_SECONDS) if grace > 0 else 0.0
@@ -366,8 +552,8 @@ class PodWorker:
             name=slot.spec.name,
             state=state,
             last_state=last,
-            ready=running,
-            started=running,
+            ready=running and self._ready(slot),
+            started=running and self._started(slot),
             restart_count=slot.restart_count,
             image=slot.spec.image,
             container_id=self._container_id(slot) if slot.instance or slot.terminated else "",
@@ -399,36 +585,79 @@ class PodWorker:
             return "Running"  # OnFailure with a failure: it will be restarted
         return "Pending"
 
+    def _condition(self, type_: str, ok: bool, reason: str = "", message: str = "") -> types.PodCondition:
+        """A condition whose lastTransitionTime moves only when its status does."""
+        status = "True" if ok else "False"
+        previous = self._condition_since.get(type_)
+        if previous is None or previous[0] != status:
+            previous = self._condition_since[type_] = (status, rfc3339(self.clock.now()))
+        return types.PodCondition(
+            type=type_, status=status, reason=reason, message=message, last_transition_time=previous[1]
+        )
+
     def status(self) -> types.PodStatus:
         statuses = self.container_statuses()
-        ready = bool(statuses) and all(s.ready for s in statuses)
-        now = rfc3339(self.clock.now())
+        phase = self.phase()
+        initialized = self.initialized()
+        incomplete = [
+            s.spec.name
+            for s in self._init_slots
+            if not (
+                self._running(s) if self._is_sidecar(s) else s.terminated is not None and s.terminated.exit_code == 0
+            )
+        ]
+        # kubelet GenerateContainersReadyCondition / GeneratePodReadyCondition.
+        unready = [s.name for s in statuses if not s.ready]
+        if phase == "Succeeded":
+            ready, reason, message = False, "PodCompleted", ""
+        elif unready or not statuses:
+            ready, reason, message = (
+                False,
+                "ContainersNotReady",
+                f"containers with unready status: [{' '.join(unready)}]",
+            )
+        else:
+            ready, reason, message = True, "", ""
+        pod_ready, pod_reason, pod_message = ready, reason, message
+        if ready:
+            missing = self._unmet_readiness_gates()
+            if missing:
+                pod_ready, pod_reason, pod_message = False, "ReadinessGatesNotReady", "; ".join(missing)
         conditions = [
-            types.PodCondition(type="PodScheduled", status="True", last_transition_time=now),
-            types.PodCondition(
-                type="Initialized",
-                status="True" if self.initialized() else "False",
-                reason="" if self.initialized() else "ContainersNotInitialized",
-                last_transition_time=now,
+            self._condition("PodScheduled", True),
+            self._condition(
+                "Initialized",
+                initialized,
+                "" if initialized else "ContainersNotInitialized",
+                "" if initialized else f"containers with incomplete status: [{' '.join(incomplete)}]",
             ),
-            types.PodCondition(
-                type="ContainersReady",
-                status="True" if ready else "False",
-                reason="" if ready else "ContainersNotReady",
-                last_transition_time=now,
-            ),
-            types.PodCondition(
-                type="Ready",
-                status="True" if ready else "False",
-                reason="" if ready else "ContainersNotReady",
-                last_transition_time=now,
-            ),
+            self._condition("ContainersReady", ready, reason, message),
+            self._condition("Ready", pod_ready, pod_reason, pod_message),
         ]
         return types.PodStatus(
-            phase=self.phase(),
+            phase=phase,
             conditions=conditions,
             container_statuses=statuses,
             init_container_statuses=self.init_container_statuses(),
             qos_class=qos.pod_qos_class(self.pod).value,
             start_time=rfc3339(self.started_at),
+            pod_ip=self.pod_ip,
+            pod_ips=[types.PodIP(ip=self.pod_ip)] if self.pod_ip else [],
         )
+
+    @property
+    def pod_ip(self) -> str:
+        """The pod's IP on the node's pod network; empty without one (then probes use the pod's loopback)."""
+        return self.sandbox.ip if self.sandbox is not None else ""
+
+    def _unmet_readiness_gates(self) -> list[str]:
+        """Readiness gates whose condition is not True in the pod as this worker last saw it (kubelet text)."""
+        known = {c.type: c.status for c in self.pod.status.conditions}
+        problems = []
+        for gate in self.pod.spec.readiness_gates:
+            kind = str(gate.get("conditionType", ""))
+            if kind not in known:
+                problems.append(f'corresponding condition of pod readiness gate "{kind}" does not exist.')
+            elif known[kind] != "True":
+                problems.append(f'the status of pod readiness gate "{kind}" is not "True", but {known[kind]}')
+        return problems

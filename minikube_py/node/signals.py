@@ -90,20 +90,3 @@ class SignalReader:
         used = total - meminfo.get("MemFree", 0) - meminfo.get("Buffers", 0) - meminfo.get("Cached", 0)
         used += meminfo.get("Active(file)", 0)
         return total, max(0, used)
-
-
-def pod_disk_usage(path: str) -> int:
-    """Bytes used below ``path`` (logs and emptyDir volumes of one pod), counting each inode once."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(path):
-        for name in filenames + dirnames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except FileNotFoundError:
-                continue
-            key = (st.st_dev, st.st_ino)
-            if key not in seen:
-                seen.add(key)
-                total += st.st_blocks * 512
-    return total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -92,4 +93,63 @@ async def test_soft_threshold_waits_its_grace_and_minimum_reclaim_evicts_until_r
         final = await c.wait("minimum reclaim to evict two pods", both_evicted, timeout=90)
         assert final["steady"] == "Running"
         assert time.monotonic() - crossed >= 6
+    assert c.proc.returncode == 0
+
+
+def _grow(mib_per_second: int, up_to_mib: int) -> list[str]:
+    """Allocate and touch 1 MiB at a time at a steady rate, then hold."""
+    script = (
+        "import time\n"
+        "held = []\n"
+        f"pause = 1 / {mib_per_second}\n"
+        "start = time.monotonic()\n"
+        f"for i in range({up_to_mib}):\n"
+        "    b = bytearray(1 << 20)\n"
+        "    for j in range(0, 1 << 20, 4096): b[j] = 1\n"
+        "    held.append(b)\n"
+        "    time.sleep(max(0.0, start + (i + 1) * pause - time.monotonic()))\n"
+        "time.sleep(600)\n"
+    )
+    return [sys.executable, "-S", "-c", script]
+
+
+async def test_a_pod_growing_20mib_per_second_is_evicted_before_any_kernel_oom(tmp_path: Path) -> None:
+    """From the threshold (384 MiB used) to the node's limit (512 MiB) takes 6.4 s at 20 MiB/s: less than the
+    kubelet's 10 s housekeeping, so only a wake-up on the crossing gets there before the kernel's OOM killer."""
+    import json
+    import time
+
+    from tests.privileged.test_up_e2e import _node_dirs
+
+    # Housekeeping every 60 s: only the kernel notification can make it in time.
+    flags = ["--node-memory", "512Mi", "--eviction-hard", "memory.available<128Mi", "--housekeeping-interval", "60s"]
+    async with run_up(tmp_path, *flags) as c:
+        status, created = await c.post("/api/v1/namespaces/default/pods", _pod("grower", _grow(20, 600)))
+        assert status == 201, created
+        started = time.monotonic()
+
+        async def evicted() -> dict[str, Any] | None:
+            pod = await c.get("/api/v1/namespaces/default/pods/grower")
+            statuses = pod["status"].get("containerStatuses", [])
+            assert not any(
+                (s.get("state", {}).get("terminated") or {}).get("reason") == "OOMKilled" for s in statuses
+            ), "the kernel OOM-killed the grower before the eviction manager acted"
+            return pod if pod["status"].get("reason") == "Evicted" else None
+
+        pod = await c.wait("the growing pod to be evicted", evicted, timeout=60)
+        took = time.monotonic() - started
+        assert "minikube-py.io/oom-records" not in pod["metadata"].get("annotations", {})
+        decision = json.loads(pod["metadata"]["annotations"]["minikube-py.io/eviction"])
+        threshold = decision["threshold"]
+        assert threshold["signal"] == "memory.available" and threshold["available"] < 128 * 1024 * 1024
+        # Acted about a second after the crossing at most: at 20 MiB/s, 1 s more growth leaves ≥ 108 MiB
+        # (the kubelet's 10 s housekeeping could find anything down to 0, or the kernel OOM first).
+        assert threshold["available"] > (128 - 30) * 1024 * 1024, threshold
+        assert 384 / 20 - 3 < took < 384 / 20 + 8, took  # the crossing comes after ~19 s of growth
+        # The node's cgroup never reached its limit.
+        memory_dir = _node_dirs(c.data_dir)[0]
+        peak = os.path.join(memory_dir, "kubepods", "memory.max_usage_in_bytes")
+        if os.path.exists(peak):
+            with open(peak) as f:
+                assert int(f.read()) < 512 * 1024 * 1024
     assert c.proc.returncode == 0

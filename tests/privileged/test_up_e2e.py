@@ -222,12 +222,33 @@ async def test_official_client_sees_running_pod_and_reads_logs(cluster: Cluster)
 
 async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) -> None:
     async with run_up(tmp_path, "--nodes", "3", "--node-cpu", "1", "--node-memory", "1Gi", nodes=3) as c:
-        # Each agent lives in its own network namespace and is reached over its own veth pair.
+        # Each agent lives in its own network namespace, plugged into one cluster bridge.
         nodes = (await c.get("/api/v1/nodes"))["items"]
         addresses = sorted(n["status"]["addresses"][0]["address"] for n in nodes)
-        assert addresses == ["10.213.1.2", "10.213.2.2", "10.213.3.2"]
+        subnet = addresses[0].rsplit(".", 1)[0]  # 10.213.<k>: the first subnet free on this machine
+        assert subnet.startswith("10.213.") and addresses == [f"{subnet}.1", f"{subnet}.2", f"{subnet}.3"]
         netns_before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
         assert sum(1 for line in netns_before.splitlines() if line.startswith("mkpy-")) >= 3
+        # Beyond loopback the API server wants the cluster token: agents have it; a bare request gets 401.
+        node_ns = next(x.split()[0] for x in netns_before.splitlines() if x.startswith("mkpy-") and "-n" in x)
+        port = c.base.rsplit(":", 1)[1]
+        server = f"http://{subnet}.254:{port}"  # the control plane, seen from the nodes
+        probe = (
+            "import sys, urllib.request, urllib.error\n"
+            "try:\n    print(urllib.request.urlopen(sys.argv[1] + '/api/v1/nodes', timeout=5).status)\n"
+            "except urllib.error.HTTPError as e:\n    print(e.code, e.read().decode())\n"
+        )
+        bare = subprocess.run(
+            ["nsenter", f"--net=/run/netns/{node_ns}", sys.executable, "-c", probe, server],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert bare.stdout.startswith("401") and '"reason": "Unauthorized"' in bare.stdout, bare
+        token = Path(tmp_path, "control-plane", "token").read_text().strip()
+        listed = subprocess.run(
+            ["nsenter", f"--net=/run/netns/{node_ns}", CLI, "get", "nodes", "--server", server, "--token", token],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert listed.returncode == 0 and listed.stdout.count("Ready") == 3, listed
         for i in range(6):
             status, body = await c.post(
                 "/api/v1/namespaces/default/pods", _pod(f"s{i}", ["sleep", "300"], requests={"cpu": "300m"})
@@ -271,7 +292,7 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
     # The namespaces and veth pairs are gone with the cluster.
     netns_after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert not any(line.split()[0] in netns_before for line in netns_after.splitlines() if line.startswith("mkpy-"))
-    assert "10.213." not in subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
+    assert f"{subnet}." not in subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
     layout = detect.detect_layout()
     own = layout.own_dir("memory" if layout.v1_mounts else "")
     assert not any(

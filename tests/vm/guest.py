@@ -15,6 +15,8 @@ The host uses cgroup v1, so the v2 tests run in a guest booted per test session.
 
 Usage: ``python -m tests.vm.guest prepare`` (run by ``make install``) and
 ``python -m tests.vm.guest run [--mem 512M] [--cpus 1] [--out DIR] [--timeout S] -- 'shell command'``.
+From Python: :func:`run_in_guest` (boot, run, power off) or :func:`start_guest` (a :class:`GuestProcess`
+left running in the background, e.g. the networked node VMs of tests/vm/cluster.py).
 """
 
 from __future__ import annotations
@@ -490,6 +492,149 @@ def _pump(fd: int, chunks: list[bytes], echo: TextIO | None) -> None:
                 echo.flush()
 
 
+class GuestProcess:
+    """A guest running in the background: QEMU plus a thread collecting its serial console.
+
+    Made by :func:`start_guest`; :meth:`wait` or :meth:`stop` ends it and gives the :class:`GuestResult`.
+    QEMU runs in its own session and is killed by :meth:`stop` (idempotent), so a caller that uses this in a
+    ``with`` block or a ``finally`` never leaves it behind.
+    """
+
+    def __init__(
+        self, argv: Sequence[str], *, echo: TextIO | None = None, command_file: Path | None = None
+    ) -> None:
+        self.argv = list(argv)
+        self._chunks: list[bytes] = []
+        self._command_file = command_file
+        self._result: GuestResult | None = None
+        self.timed_out = False
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(
+            self.argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        assert self.process.stdout is not None
+        self._reader = threading.Thread(
+            target=_pump, args=(self.process.stdout.fileno(), self._chunks, echo), daemon=True
+        )
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def console(self) -> str:
+        """The console output so far (a snapshot while the guest runs)."""
+        return b"".join(list(self._chunks)).decode(errors="replace").replace("\r\n", "\n")
+
+    def wait(self, timeout: float | None = None) -> GuestResult:
+        """Wait for the guest to power off; after `timeout` seconds QEMU is killed (STATUS_TIMEOUT)."""
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.timed_out = True
+        return self.stop()
+
+    def stop(self) -> GuestResult:
+        """Kill QEMU if it still runs (the guest is throw-away: nothing in it needs a clean shutdown)."""
+        if self._result is not None:
+            return self._result
+        try:
+            if self.process.poll() is None:
+                self.process.kill()
+            qemu_status = self.process.wait()
+            self._reader.join(timeout=10)
+            assert self.process.stdout is not None
+            self.process.stdout.close()
+        finally:
+            if self._command_file is not None:
+                self._command_file.unlink(missing_ok=True)
+        self._result = self._make_result(qemu_status, time.monotonic() - self.started)
+        return self._result
+
+    def _make_result(self, qemu_status: int, duration: float) -> GuestResult:
+        console = self.console()
+        reports = EXIT_MARKER.findall(console)
+        if self.timed_out:
+            returncode = STATUS_TIMEOUT
+            console += f"\n[guest.py] timeout after {duration:.0f}s: QEMU killed\n"
+        elif reports:
+            returncode = int(reports[-1])
+        elif qemu_status % 2 == 1 and qemu_status != 1:
+            # isa-debug-exit without a console marker (should not happen): QEMU exits with (status << 1) | 1.
+            # 1 is left out: QEMU also exits 1 on its own errors (bad option, missing kernel file).
+            returncode = qemu_status >> 1
+        else:
+            returncode = STATUS_NO_REPORT
+            console += (
+                f"\n[guest.py] the guest stopped without reporting a status (QEMU exit {qemu_status})\n"
+            )
+        return GuestResult(
+            returncode=returncode, console_output=console, duration=duration, timed_out=self.timed_out
+        )
+
+    def __enter__(self) -> GuestProcess:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_guest(
+    command: str,
+    *,
+    out_dir: Path,
+    mem: str = "512M",
+    cpus: int = 1,
+    hostname: str = "cgv2guest",
+    extra_qemu_args: Sequence[str] = (),
+    extra_kernel_args: Sequence[str] = (),
+    cache_dir: Path = DEFAULT_CACHE_DIR,
+    echo: TextIO | None = None,
+    qemu_prefix: Sequence[str] = (),
+) -> GuestProcess:
+    """Boot a guest that runs `command` with bash as root in the repository root, and return at once.
+
+    out_dir (created if needed) is mounted writable at the same path inside the guest.  qemu_prefix is put
+    before QEMU's argv (e.g. ``nsenter --net=...`` to run it in a network namespace).
+    """
+    assets = prepare(cache_dir)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    kernel_args = [
+        "console=ttyS0", "quiet", "loglevel=3", "panic=-1",
+        f"mk.init={_check_kernel_arg('init', str(assets.init_script))}",
+        f"mk.repo={_check_kernel_arg('repo', str(REPO_ROOT))}",
+        f"mk.host={_check_kernel_arg('hostname', hostname)}",
+        f"mk.out={_check_kernel_arg('out', str(out_dir))}",
+    ]  # fmt: skip
+    kernel_args += [_check_kernel_arg("kernel arg", arg) for arg in extra_kernel_args]
+    encoded = base64.b64encode(command.encode()).decode()
+    command_file: Path | None = None
+    if len(encoded) > MAX_INLINE_COMMAND_B64:
+        command_file = (
+            out_dir / f".guest-command-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}.sh"
+        )
+    kernel_args.append(f"mk.cmdfile={command_file}" if command_file else f"mk.cmd={encoded}")
+    argv = qemu_command(
+        assets, kernel_args=kernel_args, out_dir=out_dir, mem=mem, cpus=cpus, extra_qemu_args=extra_qemu_args
+    )
+    try:
+        if command_file is not None:
+            command_file.write_text(command)
+        return GuestProcess([*qemu_prefix, *argv], echo=echo, command_file=command_file)
+    except BaseException:
+        if command_file is not None:
+            command_file.unlink(missing_ok=True)
+        raise
+
+
 def run_in_guest(
     command: str,
     *,
@@ -510,74 +655,21 @@ def run_in_guest(
     STATUS_TIMEOUT (124, timed_out=True) if QEMU was killed after `timeout` seconds.  echo, if given,
     receives the console output live.  QEMU never outlives this call.
     """
-    assets = prepare(cache_dir)
-    out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    kernel_args = [
-        "console=ttyS0", "quiet", "loglevel=3", "panic=-1",
-        f"mk.init={_check_kernel_arg('init', str(assets.init_script))}",
-        f"mk.repo={_check_kernel_arg('repo', str(REPO_ROOT))}",
-        f"mk.host={_check_kernel_arg('hostname', hostname)}",
-        f"mk.out={_check_kernel_arg('out', str(out_dir))}",
-    ]  # fmt: skip
-    kernel_args += [_check_kernel_arg("kernel arg", arg) for arg in extra_kernel_args]
-    encoded = base64.b64encode(command.encode()).decode()
-    command_file: Path | None = None
-    if len(encoded) > MAX_INLINE_COMMAND_B64:
-        command_file = out_dir / f".guest-command-{os.getpid()}-{threading.get_ident()}.sh"
-    kernel_args.append(f"mk.cmdfile={command_file}" if command_file else f"mk.cmd={encoded}")
-    argv = qemu_command(
-        assets, kernel_args=kernel_args, out_dir=out_dir, mem=mem, cpus=cpus, extra_qemu_args=extra_qemu_args
+    guest = start_guest(
+        command,
+        out_dir=out_dir,
+        mem=mem,
+        cpus=cpus,
+        hostname=hostname,
+        extra_qemu_args=extra_qemu_args,
+        extra_kernel_args=extra_kernel_args,
+        cache_dir=cache_dir,
+        echo=echo,
     )
-
-    chunks: list[bytes] = []
-    timed_out = False
-    started = time.monotonic()
     try:
-        if command_file is not None:
-            command_file.write_text(command)
-        process = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        assert process.stdout is not None
-        reader = threading.Thread(target=_pump, args=(process.stdout.fileno(), chunks, echo), daemon=True)
-        reader.start()
-        try:
-            qemu_status = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            process.kill()
-            qemu_status = process.wait()
-        finally:
-            if process.poll() is None:  # interrupted (e.g. KeyboardInterrupt): never leave QEMU behind
-                process.kill()
-                process.wait()
-            reader.join(timeout=10)
-            process.stdout.close()
-    finally:
-        if command_file is not None:
-            command_file.unlink(missing_ok=True)
-    duration = time.monotonic() - started
-
-    console = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
-    reports = EXIT_MARKER.findall(console)
-    if timed_out:
-        returncode = STATUS_TIMEOUT
-        console += f"\n[guest.py] timeout after {timeout:g}s: QEMU killed\n"
-    elif reports:
-        returncode = int(reports[-1])
-    elif qemu_status % 2 == 1 and qemu_status != 1:
-        # isa-debug-exit without a console marker (should not happen): QEMU exits with (status << 1) | 1.
-        # 1 is left out: QEMU also exits 1 on its own errors (bad option, missing kernel file).
-        returncode = qemu_status >> 1
-    else:
-        returncode = STATUS_NO_REPORT
-        console += f"\n[guest.py] the guest stopped without reporting a status (QEMU exit {qemu_status})\n"
-    return GuestResult(returncode=returncode, console_output=console, duration=duration, timed_out=timed_out)
+        return guest.wait(timeout)
+    finally:  # interrupted (e.g. KeyboardInterrupt): never leave QEMU behind
+        guest.stop()
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -86,6 +86,33 @@ class OomNotifier(Protocol):
     def close(self) -> None: ...
 
 
+class MemoryThresholdNotifier(Protocol):
+    """A file descriptor that becomes readable when the kernel has news about a cgroup's memory usage.
+
+    Readability means "look now": the caller re-reads the usage and decides; ``read()`` consumes what is
+    pending (it never blocks) and must be called on every wake-up, or a level-triggered poller spins.
+    ``close()`` drops the registration in the kernel.
+
+    ``exact`` says what readability promises:
+
+    * True (cgroup v1): the cgroup's memory usage crossed the ``usage_bytes`` the notifier was opened with,
+      in either direction (``memory.usage_in_bytes`` threshold through ``cgroup.event_control``).  The kernel
+      checks thresholds every 128 page-charge events per CPU, so the crossing is seen within ~512 KiB.
+    * False (cgroup v2): a pressure hint only (a PSI stall trigger on ``memory.pressure`` and any change of
+      ``memory.events``); v2 has no usage thresholds, so ``usage_bytes`` is not armed and a caller that needs
+      the exact crossing must sample the usage itself.
+    """
+
+    @property
+    def exact(self) -> bool: ...
+
+    def fileno(self) -> int: ...
+
+    def read(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
 class CgroupDriver(Protocol):
     name: str  # e.g. "cgroupfs v1": for node status and explanations only
 
@@ -124,6 +151,11 @@ class CgroupDriver(Protocol):
     def oom_kill_count(self, path: str) -> int: ...
 
     def open_oom_notifier(self, path: str) -> OomNotifier: ...
+
+    def open_memory_threshold_notifier(self, path: str, usage_bytes: int) -> MemoryThresholdNotifier:
+        """A notifier for the cgroup's memory usage crossing ``usage_bytes`` (> 0); see
+        :class:`MemoryThresholdNotifier` for what each version can promise.  Raises ``CgroupError`` when the
+        kernel refuses the registration (the caller falls back to sampling)."""
 
     def kernel_memory_path(self, path: str) -> str:
         """The memory cgroup's path as the kernel prints it in OOM reports (``task_memcg=``)."""

@@ -78,6 +78,50 @@ class _EventfdNotifier:
         self._efd = self._ctl_fd = -1
 
 
+class _UsageThresholdNotifier:
+    """An eventfd registered through ``cgroup.event_control`` on ``memory.usage_in_bytes`` at a usage level.
+
+    The kernel signals it whenever the usage crosses the level, upwards or downwards (checked every 128
+    page-charge events per CPU, also for charges in descendant cgroups), and once more on rmdir.  Closing the
+    eventfd unregisters it.
+    """
+
+    exact = True
+
+    def __init__(self, cgroup_dir: str, usage_bytes: int) -> None:
+        if usage_bytes <= 0:
+            raise ValueError(f"a memory usage threshold must be positive, got {usage_bytes}")
+        self.usage_bytes = usage_bytes
+        self._efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
+        path = os.path.join(cgroup_dir, "memory.usage_in_bytes")
+        try:
+            self._usage_fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            os.close(self._efd)
+            raise files._translate(err, "open", path) from err
+        try:
+            files.write_text(
+                os.path.join(cgroup_dir, "cgroup.event_control"), f"{self._efd} {self._usage_fd} {usage_bytes}"
+            )
+        except errors.CgroupError:
+            self.close()
+            raise
+
+    def fileno(self) -> int:
+        return self._efd
+
+    def read(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.eventfd_read(self._efd)
+
+    def close(self) -> None:
+        for fd in (getattr(self, "_efd", -1), getattr(self, "_usage_fd", -1)):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._efd = self._usage_fd = -1
+
+
 class V1Driver:
     name = "cgroupfs v1"
 
@@ -239,6 +283,9 @@ class V1Driver:
 
     def open_oom_notifier(self, path: str) -> _EventfdNotifier:
         return _EventfdNotifier(self._dir("memory", path))
+
+    def open_memory_threshold_notifier(self, path: str, usage_bytes: int) -> _UsageThresholdNotifier:
+        return _UsageThresholdNotifier(self._dir("memory", path), usage_bytes)
 
     def kernel_memory_path(self, path: str) -> str:
         mount = self._layout.v1_mounts["memory"]

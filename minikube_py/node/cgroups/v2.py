@@ -18,8 +18,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import math
 import os
+import select
 import signal
 import time
 
@@ -94,6 +96,92 @@ class _InotifyNotifier:
             self._fd = -1
 
 
+# A PSI trigger: readable (POLLPRI) when tasks of the cgroup stalled on memory for 100 ms within any 1 s window
+# (root may use windows of 0.5-10 s; unprivileged writers need multiples of 2 s on newer kernels).
+PSI_MEMORY_TRIGGER = "some 100000 1000000"
+
+
+class _PressureNotifier:
+    """cgroup v2's stand-in for a usage threshold: one epoll fd over a PSI trigger and ``memory.events``.
+
+    v2 has no memory usage thresholds (``cgroup.event_control`` is gone), so ``usage_bytes`` is recorded but
+    not armed.  What v2 really offers: (1) a PSI trigger on ``memory.pressure`` that fires on memory stalls
+    (reclaim, refaults) — pressure, not usage, so it stays silent while usage merely passes a level far below
+    the limit; (2) inotify on ``memory.events``, which changes when usage hits ``memory.high``/``memory.max``
+    and on OOM.  Setting ``memory.high`` at the level would give an event but also throttle the workload, so
+    we do not.  Callers that need the exact crossing rely on their own fast usage sampler; this notifier only
+    makes them look sooner when memory gets tight.
+
+    The PSI fd polls readable (POLLIN) all the time and signals with POLLPRI, so it cannot go to asyncio's
+    ``add_reader`` directly; an inner epoll asks for POLLPRI only and its own fd is what callers watch.  The
+    kernel clears the PSI event when it is polled, so readability of ``fileno()`` is the notification.
+    Without PSI (kernel built without it, or booted with ``psi=0``) only the inotify part is armed.
+    """
+
+    exact = False
+
+    def __init__(self, cgroup_dir: str, usage_bytes: int, *, psi_trigger: str = PSI_MEMORY_TRIGGER) -> None:
+        if usage_bytes <= 0:
+            raise ValueError(f"a memory usage threshold must be positive, got {usage_bytes}")
+        self.usage_bytes = usage_bytes
+        self.psi = False
+        self.psi_error: str | None = None
+        self._psi_fd = -1
+        self._events: _InotifyNotifier | None = None
+        self._epoll = select.epoll()  # close-on-exec, like every fd Python creates
+        try:
+            self._arm_psi(os.path.join(cgroup_dir, "memory.pressure"), psi_trigger)
+            self._events = _InotifyNotifier(cgroup_dir)
+            self._epoll.register(self._events.fileno(), select.EPOLLIN)
+        except BaseException:
+            self.close()
+            raise
+
+    def _arm_psi(self, path: str, trigger: str) -> None:
+        """Arm the PSI trigger; if the kernel refuses, note why and carry on with memory.events alone."""
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError as err:
+            if err.errno == errno.ENOENT:
+                self.psi_error = f"{path} does not exist (kernel without PSI, or booted with psi=0)"
+            else:
+                self.psi_error = f"open {path}: {os.strerror(err.errno or 0)}"
+            return
+        try:
+            os.write(fd, trigger.encode() + b"\0")  # with the NUL, as in the kernel's PSI documentation
+        except OSError as err:
+            os.close(fd)
+            self.psi_error = f"write {trigger!r} to {path}: {os.strerror(err.errno or 0)}"
+            return
+        self._psi_fd = fd
+        self._epoll.register(fd, select.EPOLLPRI)
+        self.psi = True
+
+    def fileno(self) -> int:
+        return self._epoll.fileno()
+
+    def read(self) -> None:
+        for fd, events in self._epoll.poll(0):
+            if fd == self._psi_fd and events & (select.EPOLLERR | select.EPOLLHUP):
+                # The cgroup was removed under us: the trigger would poll ready forever.
+                self._epoll.unregister(fd)
+        if self._events is not None:
+            self._events.drain()
+
+    def close(self) -> None:
+        if self._events is not None:
+            self._events.close()
+            self._events = None
+        if self._psi_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._psi_fd)
+            self._psi_fd = -1
+        self._epoll.close()
+
+
+AGENT_LEAF = "agent"  # where a delegated agent's own processes go (DelegateSubgroup=agent)
+
+
 class V2Driver:
     name = "cgroupfs v2"
 
@@ -103,6 +191,7 @@ class V2Driver:
         *,
         parent: str | None = None,
         node_dir: str = "minikube_py",
+        delegated: bool = False,
     ) -> None:
         if layout.unified_mount is None:
             raise errors.CgroupUnavailable("no cgroup2 hierarchy mounted")
@@ -112,6 +201,7 @@ class V2Driver:
         self._base_parent = base
         self._root = common.join(base, node_dir)
         self._delegated: set[str] = set()  # directories whose subtree_control we have already set
+        self._own_subtree = delegated  # the parent is ours alone: its processes may move into a leaf
 
     def _dir(self, path: str) -> str:
         return common.join(self._root, path)
@@ -150,9 +240,27 @@ class V2Driver:
             ) from err
         self._delegated.add(cgroup_dir)
 
+    def _move_into_leaf(self) -> None:
+        """Kernel rule: a cgroup with processes can't enable controllers for its children. In a delegated
+        cgroup every process is the agent's (itself, its shim), so they move to ``<parent>/agent``."""
+        procs = os.path.join(self._base_parent, "cgroup.procs")
+        pids = [int(p) for p in files.read_text(procs).split()]
+        if not pids:
+            return
+        leaf = os.path.join(self._base_parent, AGENT_LEAF)
+        files.make_dir(leaf)
+        for pid in pids:
+            try:
+                files.write_text(os.path.join(leaf, "cgroup.procs"), str(pid))
+            except errors.CgroupError as err:
+                if err.errno != errno.ESRCH:  # a process that just exited needs no move
+                    raise
+
     # --- node
 
     def setup_node(self) -> None:
+        if self._own_subtree:
+            self._move_into_leaf()
         self._enable_controllers(self._base_parent)
         files.make_dir(self._root)
         for rel, resources in qos_tier_cgroups():
@@ -269,6 +377,9 @@ class V2Driver:
 
     def open_oom_notifier(self, path: str) -> _InotifyNotifier:
         return _InotifyNotifier(self._dir(path))
+
+    def open_memory_threshold_notifier(self, path: str, usage_bytes: int) -> _PressureNotifier:
+        return _PressureNotifier(self._dir(path), usage_bytes)
 
     def kernel_memory_path(self, path: str) -> str:
         mount = self._layout.unified_mount

@@ -627,3 +627,77 @@ def admit(conditions: Sequence[et.NodeCondition], pod: types.Pod) -> AdmitResult
             return AdmitResult(True)
     listed = "[" + " ".join(c.value for c in conditions) + "]"  # Go's %v of a slice
     return AdmitResult(False, REASON, NODE_CONDITION_MESSAGE_FMT.format(listed))
+
+
+# ----------------------------------------------------------------------------------------------------
+# Local-storage limits (checked before the thresholds each pass; offenders go at once, grace 0)
+
+POD_EPHEMERAL_STORAGE_MESSAGE_FMT = "Pod ephemeral local storage usage exceeds the total limit of containers {}. "
+
+
+def _go_quote(text: str) -> str:
+    """Go's %q of a plain string (what the kubelet's messages use)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LocalStorageViolation:
+    """One pod over one of its local-storage limits: what was measured against what."""
+
+    pod: types.Pod
+    kind: str  # emptyDir | pod | container
+    subject: str  # volume or container name; the pod's name for the pod total
+    used_bytes: int
+    limit: quantity.Quantity
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pod": f"{self.pod.metadata.namespace}/{self.pod.metadata.name}",
+            "kind": self.kind,
+            "subject": self.subject,
+            "usedBytes": self.used_bytes,
+            "limit": self.limit.canonical(),
+            "limitBytes": self.limit.value(),
+        }
+
+
+def local_storage_violation(pod: types.Pod, pod_stats: et.PodStats) -> LocalStorageViolation | None:
+    """``localStorageEviction`` for one pod, in the kubelet's order: an emptyDir over its ``sizeLimit``, then
+    the pod's total over the sum of its containers' ``ephemeral-storage`` limits, then a container over its
+    own limit (writable layer + logs)."""
+    for volume in pod.spec.volumes:
+        if volume.empty_dir is None:
+            continue
+        limit = volume.empty_dir.size_limit
+        used = pod_stats.volume_used_bytes.get(volume.name)
+        if used is not None and limit is not None and limit.sign() > 0 and used > limit.value():
+            message = (
+                f"Usage of EmptyDir volume {_go_quote(volume.name)} exceeds the limit {_go_quote(limit.canonical())}. "
+            )
+            return LocalStorageViolation(pod, "emptyDir", volume.name, used, limit, message)
+    pod_limit = qos.pod_effective_limits(pod).get("ephemeral-storage")
+    if pod_limit is not None:
+        used, _ = pod_disk_usage(pod_stats, pod, ALL_FS_STATS)
+        if used > pod_limit.value():
+            message = POD_EPHEMERAL_STORAGE_MESSAGE_FMT.format(pod_limit.canonical())
+            return LocalStorageViolation(pod, "pod", pod.metadata.name, used, pod_limit, message)
+    by_name = {c.name: c for c in pod_stats.containers}
+    for container in pod.spec.containers:
+        limit = container.resources.limits.get("ephemeral-storage")
+        stats = by_name.get(container.name)
+        if limit is None or stats is None:
+            continue
+        used = (stats.rootfs_used_bytes or 0) + (stats.logs_used_bytes or 0)
+        if used > limit.value():
+            quoted = _go_quote(limit.canonical())
+            message = f"Container {container.name} exceeded its local ephemeral storage limit {quoted}. "
+            return LocalStorageViolation(pod, "container", container.name, used, limit, message)
+    return None
+
+
+def has_local_storage_limits(pod: types.Pod) -> bool:
+    """Whether :func:`local_storage_violation` can ever find something for this pod."""
+    if any(v.empty_dir is not None and v.empty_dir.size_limit is not None for v in pod.spec.volumes):
+        return True
+    return any("ephemeral-storage" in c.resources.limits for c in pod.spec.containers)

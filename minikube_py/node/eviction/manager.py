@@ -5,9 +5,12 @@ active-pods function and kill function (architecture §8 rules 5-8); it builds n
 split into a pure evaluation (:meth:`EvictionManager.evaluate`, shared with the dry-run :meth:`plan`) and
 the commit + kill in :meth:`synchronize`.
 
-Left out on purpose (see the package report): node-level reclaim (image/container GC) before evicting,
-per-pod local-storage limit evictions (emptyDir sizeLimit, ephemeral-storage limits), memcg threshold
-notifiers (the agent calls :meth:`wake` instead), and the containerfs.* signals.
+Each pass first evicts pods over a local-storage limit (emptyDir ``sizeLimit``, pod or container
+``ephemeral-storage`` limits), as the kubelet does, then evaluates the thresholds.
+
+Left out on purpose: node-level reclaim (image/container GC) before evicting — there are no images or dead
+containers to delete here — and the containerfs.* signals. Kernel notifications don't live here: the agent's
+watcher calls :meth:`wake`.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class Outcome:
     EVICTED = "evicted"
     NO_ACTIVE_PODS = "no-active-pods"
     ONLY_CRITICAL_PODS = "no-evictable-pod"
+    LOCAL_STORAGE = "local-storage-limit"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -101,7 +105,8 @@ class EvictionResult:
 
     time: float
     outcome: str
-    threshold: ThresholdStatus
+    threshold: ThresholdStatus | None
+    """The threshold acted on; ``None`` for a local-storage limit eviction."""
     resource: str
     candidates: tuple[helpers.Candidate, ...]
     evicted: types.Pod | None = None
@@ -114,10 +119,11 @@ class EvictionResult:
     node_conditions: tuple[et.NodeCondition, ...] = ()
     thresholds: tuple[ThresholdStatus, ...] = ()
     dry_run: bool = False
+    local_storage: helpers.LocalStorageViolation | None = None
 
     @property
-    def signal(self) -> et.Signal:
-        return self.threshold.threshold.signal
+    def signal(self) -> et.Signal | None:
+        return None if self.threshold is None else self.threshold.threshold.signal
 
     def to_dict(self) -> dict[str, Any]:
         pod = self.evicted
@@ -125,9 +131,10 @@ class EvictionResult:
             "time": self.time,
             "dryRun": self.dry_run,
             "outcome": self.outcome,
-            "signal": self.signal.value,
+            "signal": None if self.signal is None else self.signal.value,
             "resource": self.resource,
-            "threshold": self.threshold.to_dict(),
+            "threshold": None if self.threshold is None else self.threshold.to_dict(),
+            "localStorage": None if self.local_storage is None else self.local_storage.to_dict(),
             "evicted": None if pod is None else f"{pod.metadata.namespace}/{pod.metadata.name}",
             "gracePeriodSeconds": self.grace_period_seconds,
             "reason": self.reason,
@@ -172,6 +179,10 @@ class EvictionManager:
         self._wake = asyncio.Event()
         self.last_result: EvictionResult | None = None
         self.last_thresholds: tuple[ThresholdStatus, ...] = ()
+        self.evicting: EvictionResult | None = None
+        """The decision being carried out while ``kill_pod`` runs (so the killer can record the explanation)."""
+        self.on_conditions_changed: Callable[[], None] | None = None
+        """Called after a pass that changed :meth:`node_conditions` (the agent reports the node at once)."""
 
     # ---- what the agent reads -----------------------------------------------------------------
 
@@ -296,14 +307,24 @@ class EvictionManager:
     async def synchronize(self) -> EvictionResult | None:
         """One pass. Returns ``None`` when no threshold (past its grace period, with fresh stats) needs
         action, or when stats could not be read; otherwise what was done and why."""
-        if not self.config.thresholds:
-            return None
         pods = list(self._active_pods())
+        local_storage = any(helpers.has_local_storage_limits(p) for p in pods)
+        if not self.config.thresholds and not local_storage:
+            return None
         stats = await self._snapshot()
         if stats is None:
             return None
+        if local_storage:
+            evicted = await self._local_storage_evictions(pods, stats)
+            if evicted is not None:
+                return evicted
+        if not self.config.thresholds:
+            return None
         evaluation = self.evaluate(stats, pods, self._clock.now(), dry_run=False)
+        conditions_before = self._state.node_conditions
         self._state = evaluation.state
+        if evaluation.state.node_conditions != conditions_before and self.on_conditions_changed is not None:
+            self.on_conditions_changed()
         self.last_thresholds = evaluation.thresholds
         result = evaluation.result
         if result is not None and evaluation.victim is not None:
@@ -313,9 +334,45 @@ class EvictionManager:
             self.last_result = result
         return result
 
+    async def _local_storage_evictions(self, pods: Sequence[types.Pod], stats: et.NodeStats) -> EvictionResult | None:
+        """``localStorageEviction``: every pod over a local-storage limit is evicted now with grace 0 (critical
+        pods excepted); the thresholds wait for the next pass. Returns the last such eviction."""
+        stats_of = helpers.pod_stats_func(stats)
+        last: EvictionResult | None = None
+        for pod in pods:
+            pod_stats = stats_of(pod)
+            if pod_stats is None:
+                continue
+            violation = helpers.local_storage_violation(pod, pod_stats)
+            if violation is None:
+                continue
+            if helpers.is_critical(pod):
+                log.error(
+                    "Eviction manager: cannot evict a critical pod %s/%s", pod.metadata.namespace, pod.metadata.name
+                )
+                continue
+            result = EvictionResult(
+                time=self._clock.now(),
+                outcome=Outcome.LOCAL_STORAGE,
+                threshold=None,
+                resource="ephemeral-storage",
+                candidates=(),
+                evicted=pod,
+                grace_period_seconds=0,
+                reason=helpers.REASON,
+                message=violation.message,
+                node_conditions=self._state.node_conditions,
+                local_storage=violation,
+            )
+            ok = await self._kill(pod, result)
+            last = dataclasses.replace(result, kill_succeeded=ok)
+            self.last_result = last
+        return last
+
     async def _kill(self, pod: types.Pod, result: EvictionResult) -> bool:
         name = f"{pod.metadata.namespace}/{pod.metadata.name}"
         log.info("Eviction manager: evicting pod %s: %s", name, result.message)
+        self.evicting = result
         try:
             done = self._kill_pod(pod, result.grace_period_seconds, result.reason, result.message)
             ok = await done if inspect.isawaitable(done) else done
@@ -323,6 +380,8 @@ class EvictionManager:
             # The kubelet logs a failed termination and still counts the pod as this pass's eviction.
             log.exception("Eviction manager: pod %s failed to evict", name)
             return False
+        finally:
+            self.evicting = None
         return bool(ok)
 
     async def plan(self) -> dict[str, Any]:

@@ -17,6 +17,25 @@ NAMESPACE_TYPES = ("pid", "net", "ipc", "uts", "mnt")
 
 
 @dataclass(frozen=True)
+class VolumeConfig:
+    """A pod-level scratch volume (``emptyDir``): a directory on the node's disk, or a tmpfs for ``Memory``."""
+
+    name: str
+    medium: str = ""  # "" = the data directory's disk; "Memory" = tmpfs
+    size_limit_bytes: int | None = None  # tmpfs size for Memory; on disk, enforced by local-storage eviction
+
+
+@dataclass(frozen=True)
+class Mount:
+    """One volume made visible in one container at ``container_path`` (its private mount namespace)."""
+
+    volume: str
+    container_path: str
+    read_only: bool = False
+    sub_path: str = ""  # a directory inside the volume (created when missing), instead of its root
+
+
+@dataclass(frozen=True)
 class PodSandboxConfig:
     uid: str
     name: str
@@ -25,6 +44,7 @@ class PodSandboxConfig:
     share_process_namespace: bool = False
     tier: QOSTier = QOSTier.BESTEFFORT
     resources: CgroupResources = field(default_factory=CgroupResources)
+    volumes: tuple[VolumeConfig, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -38,6 +58,7 @@ class ContainerConfig:
     log_path: str | None = None  # CRI-format log (both streams), written by the node shim
     log_max_size: int = 10 << 20
     log_max_files: int = 5
+    mounts: tuple[Mount, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -111,4 +132,5 @@ class Sandbox:
     pause_start_ticks: int | None = None
     containers: dict[str, Container] = field(default_factory=dict)
     pause_alive: bool = True
+    ip: str = ""  # from the pod network, when the runtime has one (the pod's eth0)
     pause_supervised: bool = True  # the node shim is the pause's parent and will report its exit

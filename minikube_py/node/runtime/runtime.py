@@ -20,9 +20,11 @@ import collections
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
 
 from minikube_py import errors
 from minikube_py.node.cgroups.driver import (
@@ -33,8 +35,8 @@ from minikube_py.node.cgroups.driver import (
     pod_cgroup_path,
 )
 from minikube_py.node.runtime import kmsg as kmsg_mod
+from minikube_py.node.runtime import libc, state
 from minikube_py.node.runtime import spawner as spawner_mod
-from minikube_py.node.runtime import state
 from minikube_py.node.runtime.model import (
     NAMESPACE_TYPES,
     PAUSE_CGROUP,
@@ -48,8 +50,11 @@ from minikube_py.node.runtime.model import (
     PodSandboxConfig,
     Sandbox,
 )
+from minikube_py.util.diskusage import disk_usage
 
 log = logging.getLogger(__name__)
+
+EMPTY_DIR_PLUGIN = "kubernetes.io~empty-dir"
 
 OomListener = Callable[[Container, OomRecord], None]
 
@@ -63,12 +68,21 @@ def _start_ticks(pid: int) -> int | None:
         return None
 
 
+class PodNetworkPlugin(Protocol):
+    """What the runtime asks of a pod network (CNI's ADD and DEL): an IP on the pod's eth0, and its release."""
+
+    async def add_pod(self, uid: str, netns_pid: int, *, netns_inode: int | None = None) -> str: ...
+
+    async def remove_pod(self, uid: str, *, delete_link: bool = True) -> str | None: ...
+
+
 class Runtime:
     def __init__(
         self,
         driver: CgroupDriver,
         *,
         state_dir: str,
+        volume_root: str | None = None,
         pause_argv: Sequence[str] = ("catatonit", "-P"),
         spawner: spawner_mod.Spawner | None = None,
         kmsg: kmsg_mod.KmsgWatcher | None = None,
@@ -78,6 +92,8 @@ class Runtime:
     ) -> None:
         self.driver = driver
         self._state = state.StateStore(state_dir)
+        # <volume_root>/<pod uid>/volumes/kubernetes.io~empty-dir/<name> (the kubelet's layout)
+        self.volume_root = volume_root or os.path.join(state_dir, "pods")
         self._pause_argv = list(pause_argv)
         self._spawner = spawner or spawner_mod.Spawner(os.path.join(state_dir, "shim.sock"))
         self._kmsg = kmsg if kmsg is not None else kmsg_mod.KmsgWatcher()
@@ -85,6 +101,7 @@ class Runtime:
         self._sample_interval = sample_interval
         self._curve_window = curve_window
         self._sandboxes: dict[str, Sandbox] = {}
+        self.network: PodNetworkPlugin | None = None  # set once the node's pod network is ready
         self._sampler: asyncio.Task[None] | None = None
         self._oom_listeners: list[OomListener] = []
 
@@ -128,7 +145,12 @@ class Runtime:
             raise errors.AlreadyExists(f"pod sandbox {config.uid} exists")
         pod_cg = pod_cgroup_path(config.tier, config.uid)
         pause_cg = f"{pod_cg}/{PAUSE_CGROUP}"
-        self.driver.create(pod_cg, config.resources)
+        self._setup_volumes(config)
+        try:
+            self.driver.create(pod_cg, config.resources)
+        except BaseException:
+            self._teardown_volumes(config)
+            raise
         try:
             self.driver.create(pause_cg, CgroupResources(cpu_shares=PAUSE_CPU_SHARES))
             pid = await self._spawner.spawn(
@@ -145,6 +167,7 @@ class Runtime:
         except BaseException:
             with contextlib.suppress(errors.CgroupError):
                 self.driver.remove(pod_cg)
+            self._teardown_volumes(config)
             raise
         sandbox = Sandbox(
             config=config,
@@ -154,6 +177,19 @@ class Runtime:
             created_at=self._clock(),
             pause_start_ticks=_start_ticks(pid),
         )
+        if self.network is not None:
+            try:
+                sandbox.ip = await self.network.add_pod(config.uid, pid, netns_inode=sandbox.namespaces["net"])
+            except BaseException:
+                # No half-made sandbox: the pause (and with it the pod's netns and veth) and the cgroups go.
+                spawner_mod.signal_process(pid, signal.SIGKILL)
+                with contextlib.suppress(errors.SpawnError):
+                    await self._wait_pause(sandbox)
+                with contextlib.suppress(errors.CgroupError):
+                    await self._kill_and_wait_empty(pod_cg)
+                    self.driver.remove(pod_cg)
+                self._teardown_volumes(config)
+                raise
         self._sandboxes[config.uid] = sandbox
         self._state.save(sandbox)
         return sandbox
@@ -170,8 +206,58 @@ class Runtime:
         # Anything still in the pod's cgroups (e.g. escaped children) goes too.
         await self._kill_and_wait_empty(sandbox.cgroup)
         self.driver.remove(sandbox.cgroup)
+        self._teardown_volumes(sandbox.config)
+        if self.network is not None:
+            # The pause is gone, so is the pod's netns; the kernel removed the veth pair with it.
+            await self.network.remove_pod(sandbox.config.uid, delete_link=False)
         self._sandboxes.pop(sandbox.config.uid, None)
         self._state.delete(sandbox.config.uid)
+
+    # --- volumes (emptyDir)
+
+    def pod_dir(self, uid: str) -> str:
+        return os.path.join(self.volume_root, uid)
+
+    def volume_path(self, uid: str, name: str) -> str:
+        return os.path.join(self.pod_dir(uid), "volumes", EMPTY_DIR_PLUGIN, name)
+
+    def _staging_dir(self, uid: str) -> str:
+        return os.path.join(self.pod_dir(uid), "staging")
+
+    def _setup_volumes(self, config: PodSandboxConfig) -> None:
+        if not config.volumes:
+            return
+        os.makedirs(self._staging_dir(config.uid), mode=0o700, exist_ok=True)
+        try:
+            for volume in config.volumes:
+                path = self.volume_path(config.uid, volume.name)
+                os.makedirs(path, exist_ok=True)
+                os.chmod(path, 0o777)  # the kubelet's emptyDir mode: any container user may write
+                if volume.medium == "Memory" and not os.path.ismount(path):
+                    # tmpfs pages are charged to the memory cgroup of the process that writes them.
+                    size = f",size={volume.size_limit_bytes}" if volume.size_limit_bytes else ""
+                    libc.mount("tmpfs", path, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, f"mode=0777{size}")
+        except BaseException:
+            self._teardown_volumes(config)
+            raise
+
+    def _teardown_volumes(self, config: PodSandboxConfig) -> None:
+        """Unmount memory-backed volumes and remove the pod's directory (its volumes' data goes with it)."""
+        for volume in config.volumes:
+            path = self.volume_path(config.uid, volume.name)
+            if volume.medium == "Memory" and os.path.ismount(path):
+                try:
+                    libc.umount2(path, libc.MNT_DETACH)
+                except OSError:
+                    log.exception("could not unmount volume %s of pod %s", volume.name, config.uid)
+                    return  # never delete through a mount we could not take away
+        pod_dir = self.pod_dir(config.uid)
+        if os.path.isdir(pod_dir):
+            shutil.rmtree(pod_dir, ignore_errors=True)
+
+    def volume_usage(self, sandbox: Sandbox) -> dict[str, tuple[int, int]]:
+        """Per volume: (bytes, inodes) in use, counting each inode once (``du`` semantics)."""
+        return {v.name: disk_usage(self.volume_path(sandbox.config.uid, v.name)) for v in sandbox.config.volumes}
 
     async def _wait_pause(self, sandbox: Sandbox) -> None:
         if sandbox.pause_supervised:
@@ -201,6 +287,7 @@ class Runtime:
         if config.log_path:
             os.makedirs(os.path.dirname(config.log_path), exist_ok=True)
         try:
+            mounts = self._mounts_for(sandbox, config)
             pid = await self._spawner.spawn(
                 spawner_mod.SpawnRequest(
                     argv=list(config.argv),
@@ -214,6 +301,8 @@ class Runtime:
                     log_path=config.log_path,
                     log_max_size=config.log_max_size,
                     log_max_files=config.log_max_files,
+                    mounts=mounts,
+                    mount_staging=self._staging_dir(sandbox.config.uid) if mounts else None,
                 )
             )
         except BaseException:
@@ -266,6 +355,24 @@ class Runtime:
 
         task.add_done_callback(propagate_failure)
 
+    def _mounts_for(self, sandbox: Sandbox, config: ContainerConfig) -> list[dict[str, object]]:
+        volumes = {v.name for v in sandbox.config.volumes}
+        mounts: list[dict[str, object]] = []
+        for m in config.mounts:
+            if m.volume not in volumes:
+                raise errors.SpawnError(f'mount "{m.container_path}": no volume named "{m.volume}"', stage="mount")
+            source = self.volume_path(sandbox.config.uid, m.volume)
+            if m.sub_path:
+                # Validation forbids absolute subPaths and ".."; a symlink planted by a container must not
+                # lead outside the volume either.
+                volume_root = os.path.realpath(source)
+                source = os.path.realpath(os.path.join(source, m.sub_path))
+                if os.path.commonpath([volume_root, source]) != volume_root:
+                    raise errors.SpawnError(f'subPath "{m.sub_path}" leaves volume "{m.volume}"', stage="mount")
+                os.makedirs(source, mode=0o777, exist_ok=True)
+            mounts.append({"source": source, "target": m.container_path, "read_only": m.read_only})
+        return mounts
+
     async def wait_container(self, container: Container) -> ContainerExit:
         """The container's exit, as soon as it is known (its cgroup may still be being removed)."""
         assert container._exited is not None
@@ -290,10 +397,21 @@ class Runtime:
         *,
         timeout: float | None = None,
         env: Sequence[tuple[str, str]] | None = None,
+        stop_signal: int = signal.SIGKILL,
+        stop_grace: float = 1.0,
     ) -> ExecResult:
         """Run ``argv`` in the container's namespaces and cgroup; returns its exit code and output.
 
-        On ``timeout`` the whole process group is SIGKILLed and reaped (no strays), and ``timed_out`` is set.
+        The process is forked by a helper that joined the container's cgroup first, so everything it and its
+        children use is charged to the container.  On ``timeout`` the whole process group is SIGKILLed and
+        the process reaped, and ``timed_out`` is set.  With another ``stop_signal`` (SIGTERM for a process that
+        cleans up below itself, such as the probe reaper) that signal goes to the process first, and the
+        group is SIGKILLed only if it has not exited ``stop_grace`` seconds later.
+
+        Kernel fact: the shim reaps the exec'd process itself, but whatever *that* process forked is orphaned
+        to the container's PID 1 (a subreaper only adopts orphans of its own PID-namespace level); a PID 1
+        that never reaps keeps them as zombies.  Callers that must leave nothing behind run ``argv`` under a
+        reaper inside the container (``minikube_py.node.prober.reaper``).
         """
         if not container.running:
             raise errors.NotFound(f"container {container.config.name} is not running")
@@ -308,10 +426,16 @@ class Runtime:
             )
         )
         timed_out = False
+        status: spawner_mod.ExitStatus | None = None
         try:
             status = await asyncio.wait_for(asyncio.shield(self._spawner.wait_exit(pid)), timeout)
         except TimeoutError:
             timed_out = True
+            if stop_signal != signal.SIGKILL:
+                spawner_mod.signal_process(pid, stop_signal)
+                with contextlib.suppress(TimeoutError):
+                    status = await asyncio.wait_for(asyncio.shield(self._spawner.wait_exit(pid)), stop_grace)
+        if status is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)  # the exec'd process leads its own session and group
             status = await self._spawner.wait_exit(pid)

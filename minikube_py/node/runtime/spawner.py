@@ -37,6 +37,10 @@ class SpawnRequest:
     log_max_size: int = 10 << 20
     log_max_files: int = 5
     capture: bool = False  # keep stdout/stderr in memory and return them with the exit (exec)
+    # Bind mounts made in B's private mount namespace: {"source", "target", "read_only"}; needs mount_proc
+    # (which makes the namespace private) and an empty directory of ours for staging.
+    mounts: list[dict[str, Any]] = field(default_factory=list)
+    mount_staging: str | None = None
 
     def to_message(self) -> dict[str, Any]:
         body = asdict(self)

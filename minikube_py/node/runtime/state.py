@@ -18,8 +18,10 @@ from minikube_py.node.runtime.model import (
     Container,
     ContainerConfig,
     ContainerExit,
+    Mount,
     PodSandboxConfig,
     Sandbox,
+    VolumeConfig,
 )
 
 
@@ -65,6 +67,7 @@ def sandbox_to_record(sandbox: Sandbox) -> dict[str, Any]:
         "cgroup": sandbox.cgroup,
         "namespaces": sandbox.namespaces,
         "created_at": sandbox.created_at,
+        "ip": sandbox.ip,
         "containers": {name: container_to_record(c) for name, c in sandbox.containers.items()},
     }
 
@@ -88,6 +91,7 @@ def sandbox_config_from(data: dict[str, Any]) -> PodSandboxConfig:
     fields = dict(data)
     fields["tier"] = QOSTier(fields["tier"])
     fields["resources"] = _resources(fields["resources"])
+    fields["volumes"] = tuple(VolumeConfig(**v) for v in fields.get("volumes", ()))
     return PodSandboxConfig(**fields)
 
 
@@ -96,6 +100,7 @@ def container_config_from(data: dict[str, Any]) -> ContainerConfig:
     fields = dict(data)
     fields["env"] = [tuple(kv) for kv in fields["env"]]
     fields["resources"] = _resources(fields["resources"])
+    fields["mounts"] = tuple(Mount(**m) for m in fields.get("mounts", ()))
     return ContainerConfig(**fields)
 
 
@@ -108,6 +113,7 @@ def sandbox_from_record(record: dict[str, Any]) -> Sandbox:
         namespaces={k: int(v) for k, v in record["namespaces"].items()},
         created_at=float(record["created_at"]),
         pause_start_ticks=record.get("pause_start_ticks"),
+        ip=str(record.get("ip", "")),
     )
 
 

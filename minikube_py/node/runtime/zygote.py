@@ -75,6 +75,99 @@ def _resolve(executable: str, env: dict[str, str]) -> str:
     raise _StageError("exec", errno_mod.ENOENT, f'exec: "{executable}": executable file not found in $PATH')
 
 
+class _MountNamespaceBuilder:
+    """Makes volumes visible at their container paths in B's private mount namespace, never touching the node.
+
+    A path that exists is a bind-mount target as it is.  A missing path must not be created on the node's file
+    system, so its nearest existing ancestor is *shadowed*: a tmpfs replaces it in this namespace only, filled
+    with bind mounts of the ancestor's original entries (symlinks copied), and the missing directories are made
+    in the tmpfs.  The root itself is shadowed by building the new root on a tmpfs and ``pivot_root``-ing
+    into it (``MS_MOVE`` + ``chroot`` where the root can't be pivoted, e.g. an initramfs).
+    """
+
+    def __init__(self, staging: str) -> None:
+        self.staging = staging  # an empty directory of the agent's, used only as a mount point here
+        self.own: set[str] = set()  # directories on our tmpfs: writable without touching the node
+        self.scratch: list[str] = []
+
+    def _scratch(self) -> str:
+        if "/" in self.own:  # after the pivot: a directory in our own root
+            path = f"/.mkpy-staging-{len(self.scratch)}"
+            os.mkdir(path, 0o700)
+            self.scratch.append(path)
+            return path
+        return self.staging
+
+    @staticmethod
+    def _replicate(source: str, into: str, skip: tuple[str, ...] = ()) -> None:
+        for entry in os.scandir(source):
+            dest = os.path.join(into, entry.name)
+            if entry.is_symlink():
+                os.symlink(os.readlink(entry.path), dest)
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                os.mkdir(dest, 0o755)
+                if entry.name in skip:
+                    continue
+            else:
+                os.close(os.open(dest, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644))
+            # A bind keeps the source mount's flags (a read-only /usr stays read-only).
+            libc.mount(entry.path, dest, None, libc.MS_BIND | libc.MS_REC)
+
+    def _shadow(self, anchor: str) -> None:
+        scratch = self._scratch()
+        if anchor == "/":
+            libc.mount("tmpfs", scratch, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "mode=0755")
+            self._replicate("/", scratch, skip=("proc",))  # B mounts its own /proc afterwards
+            os.mkdir(os.path.join(scratch, ".oldroot"), 0o700)
+            try:
+                libc.pivot_root(scratch, os.path.join(scratch, ".oldroot"))
+                os.chdir("/")
+                libc.umount2("/.oldroot", libc.MNT_DETACH)
+            except OSError as e:
+                if e.errno != errno_mod.EINVAL:
+                    raise
+                os.chdir(scratch)  # rootfs can't be pivoted: move the new root over it and chroot
+                libc.mount(scratch, "/", None, libc.MS_MOVE)
+                os.chroot(".")
+                os.chdir("/")
+            os.rmdir("/.oldroot")
+        else:
+            libc.mount(anchor, scratch, None, libc.MS_BIND | libc.MS_REC)
+            libc.mount("tmpfs", anchor, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "mode=0755")
+            self._replicate(scratch, anchor)
+            libc.umount2(scratch, libc.MNT_DETACH)
+        self.own.add(anchor)
+
+    def _make_directory(self, target: str) -> None:
+        missing = []
+        path = target
+        while not os.path.isdir(path):
+            if os.path.lexists(path):
+                raise _StageError("mount", errno_mod.ENOTDIR, f"mount {target}: {path} is not a directory")
+            missing.append(path)
+            path = os.path.dirname(path)
+        if path not in self.own:
+            self._shadow(path)
+        for directory in reversed(missing):
+            os.mkdir(directory, 0o755)
+            self.own.add(directory)
+
+    def mount(self, mounts: list[dict[str, Any]]) -> None:
+        # Parents first, so /data and /data/cache both work.
+        for m in sorted(mounts, key=lambda m: os.path.normpath(m["target"]).count("/")):
+            target = os.path.normpath(m["target"])
+            if not target.startswith("/") or target == "/":
+                raise _StageError("mount", errno_mod.EINVAL, f"mount {target}: must be an absolute path below /")
+            if not os.path.isdir(target):
+                self._make_directory(target)
+            libc.mount(m["source"], target, None, libc.MS_BIND | libc.MS_REC)
+            if m.get("read_only"):
+                libc.mount(None, target, None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY)
+        for path in self.scratch:
+            os.rmdir(path)
+
+
 def _report(fd: int, stage: str, errno: int, message: str) -> None:
     with contextlib.suppress(OSError):
         os.write(fd, json.dumps({"stage": stage, "errno": errno, "error": message}).encode())
@@ -95,6 +188,8 @@ def _run_b(req: dict[str, Any], status_w: int, stdout_w: int, stderr_w: int) -> 
             stage = "mount"
             # Stop mount propagation to the host before mounting our own /proc.
             libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+            if req.get("mounts"):
+                _MountNamespaceBuilder(req["mount_staging"]).mount(req["mounts"])
             libc.mount("proc", "/proc", "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC)
         if req.get("hostname"):
             stage = "hostname"

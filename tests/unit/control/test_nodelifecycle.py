@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from minikube_py.control import apiserver, nodelifecycle
@@ -139,3 +142,68 @@ async def test_pressure_conditions_become_noschedule_taints(tmp_path: Path) -> N
     await controller.monitor_once()
     assert not (await service.get(nodes, "", "p"))["spec"].get("taints")
     await store.close()
+
+
+async def test_pressure_taints_follow_node_updates_without_waiting_for_the_monitor(tmp_path: Path) -> None:
+    nodes = RESOURCES["nodes"]
+    async with running_controller(tmp_path, "d") as (service, clock):
+
+        async def taints_after(status: str) -> list[str]:
+            await asyncio.sleep(0.05)  # the first monitor pass, the watch and the pod CIDR assignment run
+            got = await service.get(nodes, "", "d")
+            got["status"]["conditions"] = [
+                {"type": "Ready", "status": "True", "lastHeartbeatTime": nodelifecycle.format_time(clock.now())},
+                {"type": "DiskPressure", "status": status},
+            ]
+            await service.update(nodes, "", "d", got, subresource="status")
+            for _ in range(200):
+                await asyncio.sleep(0.01)
+                taints = [t["key"] for t in (await service.get(nodes, "", "d"))["spec"].get("taints", [])]
+                if (status == "True") == bool(taints):
+                    return taints
+            return taints
+
+        assert await taints_after("True") == ["node.kubernetes.io/disk-pressure"]
+        assert await taints_after("False") == []
+
+
+async def test_new_nodes_get_distinct_pod_cidrs_at_once(tmp_path: Path) -> None:
+    nodes = RESOURCES["nodes"]
+    async with running_controller(tmp_path, "before") as (service, clock):  # "before" exists at start
+        await asyncio.sleep(0.05)
+        for name in ("n1", "n2"):
+            await service.create(nodes, "", _node(name, clock.now()))
+
+        async def cidrs() -> dict[str, str]:
+            items = [await service.get(nodes, "", n) for n in ("before", "n1", "n2")]
+            return {i["metadata"]["name"]: i["spec"].get("podCIDR", "") for i in items}
+
+        for _ in range(200):
+            got = await cidrs()
+            if all(got.values()):
+                break
+            await asyncio.sleep(0.01)
+        assert sorted(got.values()) == ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"], got
+        assert (await service.get(nodes, "", "n1"))["spec"]["podCIDRs"] == [got["n1"]]
+
+
+@contextlib.asynccontextmanager
+async def running_controller(
+    tmp_path: Path, *nodes_before: str
+) -> AsyncIterator[tuple[apiserver.ApiService, FakeClock]]:
+    """A controller whose monitor period is far beyond the test: only its node watch can act in time."""
+    store = await SQLiteStore.open(str(tmp_path / "s.db"))
+    service = apiserver.ApiService(store)
+    await service.bootstrap()
+    clock = FakeClock(start=1_800_000_000.0)
+    controller = nodelifecycle.NodeLifecycleController(service, clock=clock, grace_period=40, period=3600)
+    for name in nodes_before:
+        await service.create(RESOURCES["nodes"], "", _node(name, clock.now()))
+    task = asyncio.create_task(controller.run())
+    try:
+        yield service, clock
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await store.close()

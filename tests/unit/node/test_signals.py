@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from minikube_py.node.cgroups.driver import CgroupStats
-from minikube_py.node.signals import SignalReader, pod_disk_usage
+from minikube_py.node.signals import SignalReader
+from minikube_py.util.diskusage import disk_usage
 
 MEMINFO = "MemTotal: 1000000 kB\nMemFree: 200000 kB\nBuffers: 10000 kB\nCached: 300000 kB\nActive(file): 100000 kB\n"
 
@@ -53,5 +54,10 @@ def test_pod_disk_usage_counts_blocks_once(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b").write_bytes(b"y" * 50_000)
     (tmp_path / "hard").hardlink_to(tmp_path / "a")
-    used = pod_disk_usage(str(tmp_path))
+    used, inodes = disk_usage(str(tmp_path))
     assert 150_000 <= used <= 150_000 + 5 * 8192
+    assert inodes == 3  # a, sub, sub/b; the hard link is the same inode as a
+
+
+def test_disk_usage_of_a_missing_directory_is_zero(tmp_path: Path) -> None:
+    assert disk_usage(str(tmp_path / "gone")) == (0, 0)
