@@ -3,9 +3,10 @@ the API, ``concurrency`` in flight at once, then: did anything leak, and does me
 
 Every ``every`` cycles the churn drains (no pod left), the bench closes its HTTP connections (each is a socket
 of ``up`` too) and takes a snapshot once the counts settle (≤ 10 s): cgroups below the node's cgroup dirs,
-processes in them, mounts below the data dir, pod namespaces still held, network namespaces and links, open
-fds and RSS/PSS of ``up`` (API server, scheduler, controllers and the node agent in one process), RSS of the
-node shim, and the SQLite store read-only (pods left, Event objects, event-log rows).  Leaks are counted
+processes in them, mounts below the data dir, pod namespaces still held, network namespaces and links (also in
+the node agent's own network namespace), open fds and RSS/PSS of ``up`` (API server, scheduler, controllers)
+and of the node agent (a ``minikube-py agent`` child, or inside ``up`` in the older layout), RSS of the node
+shim, and the SQLite store read-only (pods left, Event objects, event-log rows).  Leaks are counted
 against the snapshot after a short warm-up; the last snapshot is taken after ``up`` exited (SIGINT).
 """
 
@@ -188,7 +189,9 @@ def _section(
         f"settle (≤ {SETTLE_S:.0f} s; the last ≤ {FINAL_SETTLE_S:.0f} s, past the 15 s keep-alive of the agent's "
         "pooled HTTP connections).  Leaks: against the snapshot after the warm-up; cgroups/processes below "
         "the node's cgroup dirs, mounts below the data dir, pod namespace inodes held by an older process or an "
-        "nsfs mount, links/netns this cluster would have named, fds of `up` (by kind), pod rows in the store.",
+        "nsfs mount, links/netns of this cluster, fds of `up` and of the agent (by kind), pod rows in the store.  "
+        "Between checkpoints 10 s may be shorter than the 15 s keep-alive of the agent's pooled connections to "
+        "the API server, so a checkpoint may show a transient 'fds' excess of such sockets; the final one waits.",
         "Final leaks: " + (", ".join(f"{k}={v}" for k, v in counts.items())),
         "Checkpoint leaks (non-zero only): "
         + (

@@ -432,6 +432,35 @@ class Probe:
         return out
 
 
+def clean_up(probe: Probe) -> list[str]:
+    """Remove what a failed run left of this cluster (only what is provably its own): SIGKILL every process
+    below its node cgroups, unmount everything below its data dir, remove its cgroup dirs, named netns and
+    machine-side links.  Returns what it found."""
+    found: list[str] = []
+    for _ in range(3):  # processes may still be forking
+        pids = pids_below(probe.roots)
+        found += [f"process {pid}: {_cmdline(pid)}" for pid in pids]
+        for pid in pids:
+            procfs.kill_and_reap(pid, timeout=1.0)
+        if not pids:
+            break
+    for point in sorted(mounts_below(probe.data_dir), key=len, reverse=True):
+        found.append(f"mount {point}")
+        subprocess.run(["umount", "-l", point], check=False)
+    for root in probe.roots:
+        for dirpath, _, _ in sorted(os.walk(root), key=lambda w: -w[0].count("/")):
+            found.append(f"cgroup {dirpath}")
+            with contextlib.suppress(OSError):
+                os.rmdir(dirpath)
+    for name in sorted(probe.cluster_netns & netns_names()):
+        found.append(f"netns {name}")
+        subprocess.run(["ip", "netns", "del", name], check=False)
+    for name in sorted(probe.cluster_links & link_names()):
+        found.append(f"link {name}")
+        subprocess.run(["ip", "link", "del", name], check=False)
+    return found
+
+
 def _cmdline(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:

@@ -20,8 +20,10 @@ from bench import (
     bench_density,
     bench_e2e,
     bench_eviction,
+    bench_network,
     bench_oom,
     bench_pause,
+    bench_probes,
     bench_scheduler,
     bench_soak,
     bench_start,
@@ -41,6 +43,8 @@ BENCHES: dict[str, BenchFn] = {
     bench_e2e.NAME: lambda a: bench_e2e.run(a.quick),
     bench_eviction.NAME: lambda a: bench_eviction.run(a.quick, a.rounds),
     bench_density.NAME: lambda a: bench_density.run(a.quick, a.pods, a.idle_window),
+    bench_network.NAME: lambda a: bench_network.run(a.quick),
+    bench_probes.NAME: lambda a: bench_probes.run(a.quick),
     bench_soak.NAME: lambda a: bench_soak.run(a.quick, a.cycles, a.concurrency),
 }
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from bench import leaks, procfs
-from bench.bench_e2e import CLI, _free_port, _pids_with, _remove_cgroup_tree, _stop, _tail
+from bench.bench_e2e import CLI, _free_port, _pids_with, _stop, _tail
 from bench.session import TOKEN, log, logged_errors
 
 
@@ -106,13 +106,8 @@ def _cmd(pid: int) -> str:
 
 
 def _clean(node: UpNode) -> None:
-    """Best effort after a failed shutdown: only this cluster's processes, mounts and cgroup dirs."""
+    """Best effort after a failed shutdown: only this cluster's processes, mounts, cgroups and network."""
     for pid in _pids_with(node.data_dir):
         procfs.kill_and_reap(pid)
-    for pid in leaks.pids_below(node.probe.roots):
-        procfs.kill_and_reap(pid)
     time.sleep(0.2)
-    for point in sorted(leaks.mounts_below(node.data_dir), key=len, reverse=True):
-        subprocess.run(["umount", "-l", point], check=False)
-    for root in node.probe.roots:
-        _remove_cgroup_tree(root)
+    leaks.clean_up(node.probe)

@@ -667,6 +667,23 @@ def _scheduling(client: Client, namespace: str, name: str) -> dict[str, Any] | N
     return record if isinstance(record, dict) else None
 
 
+def _probe_history(client: Client, pod: dict[str, Any]) -> dict[str, Any] | None:
+    """The pod's probe history from its node agent (through the node proxy); None when it has none or the
+    agent can't be reached."""
+    spec = pod.get("spec") or {}
+    probed = any(
+        c.get(k) for c in spec.get("containers") or [] for k in ("livenessProbe", "readinessProbe", "startupProbe")
+    )
+    if not probed or not spec.get("nodeName"):
+        return None
+    path = f"{output.namespace_of(pod)}/{output.name_of(pod)}"
+    try:
+        history = client.get(f"/api/v1/nodes/{spec['nodeName']}/proxy/probes/{path}")
+    except CliError:
+        return None
+    return history if isinstance(history, dict) else None
+
+
 def _node_eviction(client: Client, node: str) -> dict[str, Any] | None:
     """The node agent's eviction state through the API server's node proxy; None when unreachable."""
     try:
@@ -704,7 +721,8 @@ def run_describe(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             ns = output.namespace_of(obj)
             events = _events_for(client, obj, "Pod", ns)
             trace = _scheduling(client, ns, output.name_of(obj))
-            texts.append(output.describe_pod(obj, events, at, scheduling=trace))
+            probes = _probe_history(client, obj)
+            texts.append(output.describe_pod(obj, events, at, scheduling=trace, probes=probes))
         else:
             name = output.name_of(obj)
             selector = f"spec.nodeName={name},status.phase!=Succeeded,status.phase!=Failed"

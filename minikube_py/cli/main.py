@@ -356,6 +356,7 @@ def _configure_agent(parser: argparse.ArgumentParser) -> None:
 
 def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import asyncio
+    import contextlib
     import signal
 
     from minikube_py.node.agent import Agent, AgentConfig
@@ -389,16 +390,26 @@ def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     async def run() -> None:
         agent = Agent(config)
-        try:
-            await agent.start()
-        except ApiRequestError as exc:
-            raise OSError(f"cannot join the control plane: {exc}") from exc
-        print(f"minikube-py agent {config.node_name} joined {config.server}", file=out, flush=True)
-        sdnotify.ready()  # Type=notify: the unit is active once the node has joined
+        # Signals are ours from the start: a SIGTERM while joining must still stop the node shim it started.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        starting = asyncio.create_task(agent.start())
+        stopping = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            starting.cancel()  # Agent.start releases what it made (shim, cgroups) when it is interrupted
+            with contextlib.suppress(asyncio.CancelledError, ApiRequestError):
+                await starting
+            return
+        stopping.cancel()
+        try:
+            starting.result()
+        except ApiRequestError as exc:
+            raise OSError(f"cannot join the control plane: {exc}") from exc
+        print(f"minikube-py agent {config.node_name} joined {config.server}", file=out, flush=True)
+        sdnotify.ready()  # Type=notify: the unit is active once the node has joined
         await stop.wait()
         sdnotify.stopping()
         # By default pods keep running when the agent stops; a restarted agent re-adopts them.

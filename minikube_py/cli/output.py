@@ -27,7 +27,6 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 OOM_RECORDS_ANNOTATION = "minikube-py.io/oom-records"  # shown as the "OOM kills:" section
 SANDBOX_ANNOTATION = "minikube-py.io/sandbox"  # shown as the "Sandbox:" section
 EVICTION_ANNOTATION = "minikube-py.io/eviction"  # shown as the "Eviction:" section
-PROBES_ANNOTATION = "minikube-py.io/probes"  # shown as the "Probe History:" section
 NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NODE_ROLE_LABEL = "kubernetes.io/role"
 MAX_ANNOTATION_LEN = 140
@@ -823,8 +822,10 @@ def describe_pod(
     at: float,
     *,
     scheduling: Mapping[str, Any] | None = None,
+    probes: Mapping[str, Any] | None = None,
 ) -> str:
-    """kubectl's describePod, then our Scheduling, OOM kills and Sandbox sections (before Events)."""
+    """kubectl's describePod, then our Scheduling, OOM kills, Sandbox, Probe History and Eviction sections
+    (before Events). ``probes``: the node agent's probe history of the pod, when it could be fetched."""
     meta, spec, status = _meta(pod), _dict(pod.get("spec")), _dict(pod.get("status"))
     w = Lines()
     w.add(0, f"Name:\t{meta.get('name', '')}")
@@ -897,8 +898,8 @@ def describe_pod(
         describe_oom_kills(w, annotations[OOM_RECORDS_ANNOTATION])
     if SANDBOX_ANNOTATION in annotations:
         describe_sandbox(w, annotations[SANDBOX_ANNOTATION])
-    if PROBES_ANNOTATION in annotations:
-        describe_probe_history(w, annotations[PROBES_ANNOTATION], at)
+    if probes:
+        describe_probe_history(w, probes, at)
     if EVICTION_ANNOTATION in annotations:
         decision = _json_value(annotations[EVICTION_ANNOTATION])
         w.flush()
@@ -1132,13 +1133,9 @@ def describe_sandbox(w: Lines, raw: object) -> None:
             w.add(3, f"{key}:\t{values[key]}")
 
 
-def describe_probe_history(w: Lines, raw: object, at: float) -> None:
-    """The agent's last results per probe (annotation ``minikube-py.io/probes``): when, result, latency, output."""
-    probes = _json_value(raw)
+def describe_probe_history(w: Lines, probes: Mapping[str, Any], at: float) -> None:
+    """The agent's last results per probe (its ``/probes/NS/POD``): when, result, latency, output."""
     w.flush()
-    if not isinstance(probes, dict):
-        w.add(0, "Probe History:\t<unreadable annotation>")
-        return
     w.add(0, "Probe History:")
     for container in sorted(probes):
         for kind in ("startup", "liveness", "readiness"):

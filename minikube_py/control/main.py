@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from minikube_py.control import apiserver, auth, nodelifecycle, schedulercontroller
+from minikube_py.control import apiserver, auth, eventgc, nodelifecycle, schedulercontroller
 from minikube_py.control.store import SQLiteStore
 from minikube_py.util import sdnotify
 from minikube_py.util.clock import RealClock
@@ -32,6 +32,8 @@ class ControlPlaneConfig:
     """KubeSchedulerConfiguration YAML text (profiles, plugins, weights); None = the default profile."""
     agent_token: str = ""
     """Bearer token sent to node agents when proxying logs and exec; empty = the cluster token."""
+    event_ttl: float = eventgc.DEFAULT_EVENT_TTL
+    """Seconds an Event lives after its last occurrence (kube-apiserver --event-ttl)."""
     token: str | None = None
     """The cluster's bearer token; None = read from (or created at first start in) ``<data_dir>/token``."""
 
@@ -53,11 +55,14 @@ async def build(config: ControlPlaneConfig) -> tuple[web.Application, SQLiteStor
         service, clock=RealClock(), grace_period=config.node_monitor_grace_period, period=config.node_monitor_period
     )
 
+    events = eventgc.EventCollector(store, clock=RealClock(), ttl=config.event_ttl)
+
     async def controllers(app: web.Application) -> AsyncIterator[None]:
         stop = asyncio.Event()
         tasks = [
             asyncio.create_task(controller.run(), name="node-lifecycle"),
             asyncio.create_task(scheduler.run(stop), name="scheduler"),
+            asyncio.create_task(events.run(), name="event-ttl"),
         ]
         yield
         stop.set()

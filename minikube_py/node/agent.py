@@ -49,8 +49,6 @@ log = logging.getLogger(__name__)
 ANNOTATION_OOM = "minikube-py.io/oom-records"
 ANNOTATION_SANDBOX = "minikube-py.io/sandbox"
 ANNOTATION_EVICTION = "minikube-py.io/eviction"
-ANNOTATION_PROBES = "minikube-py.io/probes"
-PROBE_HISTORY_PUBLISH_INTERVAL = 10.0  # seconds: the history alone never causes more than one pod write per 10 s
 EXPLAINED_CANDIDATES = 10  # rows of the ranked candidate table kept on an evicted pod
 KUBELET_VERSION = f"v1.30.0-minikube-py.{__version__}"
 
@@ -116,6 +114,7 @@ class Agent:
         self.backoff = backoff_mod.Backoff(self.clock)
         self.workers: dict[str, PodWorker] = {}  # pod uid -> worker
         self._tasks: list[asyncio.Task[Any]] = []
+        self._event_tasks: set[asyncio.Task[None]] = set()
         self._worker_tasks: dict[str, list[asyncio.Task[Any]]] = {}
         self._reported: dict[str, Any] = {}
         self._reported_digest: dict[str, tuple[str, tuple[tuple[str, str], ...]]] = {}
@@ -132,7 +131,7 @@ class Agent:
         self.memory_watcher: MemoryThresholdWatcher | None = None
         self.network: PodNetwork | None = None
         self.prober = RuntimeProber(self.runtime)  # one namespace thread for every pod's TCP/HTTP probes
-        self._probes_published: dict[str, tuple[float, str]] = {}  # uid -> (when, history JSON)
+        self._sandbox_annotations: dict[str, tuple[object, str]] = {}  # uid -> (instances key, JSON)
         self._stopping = asyncio.Event()
         self._node_status_changed = asyncio.Event()
         self._condition_since: dict[str, tuple[str, str | None]] = {}
@@ -142,8 +141,8 @@ class Agent:
 
     async def start(self) -> None:
         os.makedirs(self.config.data_dir, exist_ok=True)
-        await self.runtime.start()
         try:
+            await self.runtime.start()
             self._enforce_capacity()
             await self._serve_http()
             await self._register()
@@ -195,9 +194,9 @@ class Agent:
     async def stop(self, *, remove_pods: bool) -> None:
         """Stop the loops; with ``remove_pods`` every pod is terminated and the node's cgroups removed."""
         self._stopping.set()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._event_tasks]:
             task.cancel()
-        for task in self._tasks:
+        for task in [*self._tasks, *self._event_tasks]:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         if remove_pods:
@@ -497,14 +496,8 @@ class Agent:
                 await self._put_status(raw, {"phase": "Failed", "reason": "RunPodSandboxError", "message": str(err)})
 
     async def _report_loop(self, worker: PodWorker, changed: asyncio.Event) -> None:
-        probed = any(
-            c.liveness_probe or c.readiness_probe or c.startup_probe
-            for c in [*worker.pod.spec.init_containers, *worker.pod.spec.containers]
-        )
         while True:
-            # A probed pod's history is also published when nothing else changes (at most every 10 s).
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), PROBE_HISTORY_PUBLISH_INTERVAL if probed else None)
+            await changed.wait()
             changed.clear()
             await asyncio.sleep(0)  # coalesce bursts of syncs
             with contextlib.suppress(ApiRequestError):
@@ -520,11 +513,8 @@ class Agent:
         uid = worker.pod.metadata.uid
         annotations = self._annotations(worker)
         snapshot = json.dumps([_stable(status), annotations], sort_keys=True)
-        probes = self._probe_history_due(worker)
-        if self._reported.get(uid) == snapshot and probes is None:
+        if self._reported.get(uid) == snapshot:
             return
-        if probes is not None:
-            annotations[ANNOTATION_PROBES] = probes
         ns, name = worker.pod.metadata.namespace, worker.pod.metadata.name
         current = await self.api.request("GET", f"/api/v1/namespaces/{ns}/pods/{name}")
         if current["metadata"]["uid"] != uid:
@@ -543,19 +533,6 @@ class Agent:
         await self.api.request("PUT", f"/api/v1/namespaces/{ns}/pods/{name}/status", current)
         self._reported[uid] = snapshot
         self._reported_digest[uid] = _status_digest(status)
-        if probes is not None:
-            self._probes_published[uid] = (self.clock.now(), probes)
-
-    def _probe_history_due(self, worker: PodWorker) -> str | None:
-        """The probe history to publish now: when it changed and the last publication is old enough."""
-        history = worker.probe_history()
-        if not history:
-            return None
-        text = json.dumps(history, sort_keys=True)
-        when, published = self._probes_published.get(worker.pod.metadata.uid, (float("-inf"), ""))
-        if text == published or self.clock.now() - when < PROBE_HISTORY_PUBLISH_INTERVAL:
-            return None
-        return text
 
     def _annotations(self, worker: PodWorker) -> dict[str, str]:
         out: dict[str, str] = {}
@@ -563,11 +540,17 @@ class Agent:
         if records:
             out[ANNOTATION_OOM] = json.dumps(records[-5:])
         if worker.sandbox is not None:
+            running = [c for c in worker.instances() if c.running]
+            # The cgroup values change only with the set of running instances: read them once per set.
+            key = (worker.sandbox.cgroup, tuple((c.config.name, c.pid) for c in running))
+            cached = self._sandbox_annotations.get(worker.pod.metadata.uid)
+            if cached is not None and cached[0] == key:
+                out[ANNOTATION_SANDBOX] = cached[1]
+                return out
             cgroups = {}
-            for c in worker.instances():
-                if c.running:
-                    with contextlib.suppress(Exception):
-                        cgroups[c.config.name] = self.runtime.driver.settings(c.cgroup)
+            for c in running:
+                with contextlib.suppress(Exception):
+                    cgroups[c.config.name] = self.runtime.driver.settings(c.cgroup)
             info = {
                 "namespaces": worker.sandbox.namespaces,
                 "cgroup": worker.sandbox.cgroup,
@@ -575,6 +558,7 @@ class Agent:
                 "cgroups": cgroups,
             }
             out[ANNOTATION_SANDBOX] = json.dumps(info, sort_keys=True)
+            self._sandbox_annotations[worker.pod.metadata.uid] = (key, out[ANNOTATION_SANDBOX])
         return out
 
     async def _annotate(self, raw: dict[str, Any], key: str, value: str) -> None:
@@ -617,7 +601,8 @@ class Agent:
             "reportingInstance": self.config.node_name,
         }
         task = asyncio.get_running_loop().create_task(self._send_event(body))
-        self._tasks.append(task)
+        self._event_tasks.add(task)  # kept until sent: one per event, never accumulated
+        task.add_done_callback(self._event_tasks.discard)
 
     async def _send_event(self, body: dict[str, Any]) -> None:
         with contextlib.suppress(ApiRequestError):
@@ -633,7 +618,7 @@ class Agent:
         self._reported.pop(uid, None)
         self._reported_digest.pop(uid, None)
         self._report_wakeups.pop(uid, None)
-        self._probes_published.pop(uid, None)
+        self._sandbox_annotations.pop(uid, None)
         sandbox = self.runtime.sandboxes.get(uid)
         if sandbox is not None:
             await self.runtime.remove_pod_sandbox(sandbox, grace=grace)
@@ -742,6 +727,7 @@ class Agent:
         app.router.add_get("/stats/summary", self._handle_stats)
         app.router.add_get("/metrics", self._handle_metrics)
         app.router.add_get("/eviction", self._handle_eviction)
+        app.router.add_get("/probes/{ns}/{pod}", self._handle_probes)
         # Log follows end with their client; shutdown does not wait for open streams.
         self._runner = web.AppRunner(app, handle_signals=False, handler_cancellation=True, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -778,6 +764,12 @@ class Agent:
             ),
             content_type="application/json",
         )
+
+    async def _handle_probes(self, request: web.Request) -> web.Response:
+        """The last results of the pod's probes, read on demand (``describe pod``): writing them to the API
+        every few seconds would cost more than the probes themselves."""
+        worker = self._worker_for(request.match_info["ns"], request.match_info["pod"])
+        return web.json_response(worker.probe_history())
 
     async def _handle_logs(self, request: web.Request) -> web.StreamResponse:
         worker = self._worker_for(request.match_info["ns"], request.match_info["pod"])

@@ -369,7 +369,8 @@ class PodWorker:
         target = probe_runners.Target(
             pod=self.pod, spec=slot.spec, container=instance, sandbox=self.sandbox, pod_ip=self.pod_ip
         )
-        phase = self.phase()
+        # The phase is only terminal when no container runs: skip building every status on each probe.
+        finished = not any(self._running(s) for s in self._slots.values()) and self.phase() in ("Succeeded", "Failed")
         return ContainerView(
             container_id=self._container_id(slot) if instance is not None or slot.terminated else "",
             running=running,
@@ -379,7 +380,7 @@ class PodWorker:
             target=target,
             restart_policy="Always" if self._is_sidecar(slot) else self._policy,
             pod_terminating=self._terminating,
-            pod_finished=phase in ("Succeeded", "Failed"),
+            pod_finished=finished,
         )
 
     def _probe_state(self, slot: _Slot, kind: Kind) -> Result | None:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -118,7 +117,7 @@ async def test_killed_agent_makes_the_node_unknown_and_it_recovers_when_the_agen
             p for p in psutil.Process(c.proc.pid).children() if "agent" in p.cmdline() and "node-2" in p.cmdline()
         )
         argv = agent.cmdline()
-        netns = next(n for n in os.listdir("/run/netns") if _same_netns(n, agent.pid))
+        netns = c.node_netns("node-2")
         agent.send_signal(signal.SIGKILL)
         await _while_unreachable(c, "node-2")
         assert psutil.pid_exists(goes_pid) and psutil.pid_exists(stays_pid)  # nobody on the node was told
@@ -135,10 +134,7 @@ async def test_killed_agent_makes_the_node_unknown_and_it_recovers_when_the_agen
 async def test_partitioned_node_turns_unknown_and_recovers_after_link_up(tmp_path: Path) -> None:
     async with run_up(tmp_path, *FAST, nodes=2) as c:
         stays_pid, goes_pid = await _start_pods(c, "node-2")
-        agent = next(
-            p for p in psutil.Process(c.proc.pid).children() if "agent" in p.cmdline() and "node-2" in p.cmdline()
-        )
-        netns = next(n for n in os.listdir("/run/netns") if _same_netns(n, agent.pid))
+        netns = c.node_netns("node-2")
         subprocess.run(["ip", "-n", netns, "link", "set", "eth0", "down"], check=True)
         try:
             await _while_unreachable(c, "node-2")
@@ -147,13 +143,6 @@ async def test_partitioned_node_turns_unknown_and_recovers_after_link_up(tmp_pat
             subprocess.run(["ip", "-n", netns, "link", "set", "eth0", "up"], check=True)
         await _after_return(c, "node-2", stays_pid, goes_pid)
     assert c.proc.returncode == 0
-
-
-def _same_netns(name: str, pid: int) -> bool:
-    try:
-        return os.stat(f"/run/netns/{name}").st_ino == os.stat(f"/proc/{pid}/ns/net").st_ino
-    except OSError:
-        return False
 
 
 async def _is(value: Any, expected: str) -> bool:

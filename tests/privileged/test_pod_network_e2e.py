@@ -65,10 +65,9 @@ async def test_pods_get_ips_from_their_node_cidr_and_talk_across_nodes(tmp_path:
     async with run_up(tmp_path, "--nodes", "3", "--node-cpu", "1", "--node-memory", "1Gi", nodes=3) as c:
         nodes = {n["metadata"]["name"]: n for n in (await c.get("/api/v1/nodes"))["items"]}
         subnet = nodes["node-1"]["status"]["addresses"][0]["address"].rsplit(".", 1)[0]
-        listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        netns_names = [x.split()[0] for x in listed.splitlines() if x.startswith("mkpy-")]
-        netns_names = [n for n in netns_names if any(a.startswith(f"{subnet}.") for a in _addresses_in([n]))]
-        assert len(netns_names) == 3, netns_names
+        netns_names = [c.node_netns(f"node-{i}") for i in (1, 2, 3)]
+        assert all(any(a.startswith(f"{subnet}.") for a in _addresses_in([n])) for n in netns_names), netns_names
+        cluster_id = netns_names[0].split("-")[1]
         cidrs = {name: n["spec"]["podCIDR"] for name, n in nodes.items()}
         assert len(set(cidrs.values())) == 3 and all(x.startswith("10.244.") for x in cidrs.values()), cidrs
         pods = [
@@ -115,8 +114,8 @@ async def test_pods_get_ips_from_their_node_cidr_and_talk_across_nodes(tmp_path:
         assert ipaddress.ip_address(far["status"]["podIP"]) in ipaddress.ip_network(cidrs["node-1"])
     assert c.proc.returncode == 0
     # The bridge, the node namespaces, the pods' veths and the machine's end of the cluster network are gone.
-    assert _links() <= links_before, _links() - links_before
+    assert f"mkpy{cluster_id}h" not in _links(), _links() - links_before
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert not any(n in netns for n in netns_names), netns
+    assert f"mkpy-{cluster_id}-" not in netns, netns
     routes = subprocess.run(["ip", "route"], capture_output=True, text=True).stdout
     assert "10.244." not in routes and f"{subnet}." not in routes, routes

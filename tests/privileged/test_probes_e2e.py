@@ -1,11 +1,10 @@
 """Probes through `up`: an HTTP readiness probe on a named port reaches the pod at its pod IP (from the node, as
 the kubelet does), readiness flips `Ready` without any restart, a TCP liveness probe keeps passing, and the
-probe history shows in the pod's annotation and in `describe pod`."""
+probe history is served by the agent on demand (through the node proxy) and shown by `describe pod`."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -81,10 +80,10 @@ async def test_readiness_flips_without_restarts_and_probes_use_the_pod_ip(tmp_pa
             await c.wait(f"Ready={expected} after {flag}", lambda e=expected: ready_is(e), timeout=15)  # type: ignore[misc]
         assert (await _ready(c))[1] == 0  # readiness never restarts anything
 
+        node = pod["spec"]["nodeName"]
+
         async def history() -> dict[str, Any] | None:
-            pod = await c.get("/api/v1/namespaces/default/pods/web")
-            raw = pod["metadata"].get("annotations", {}).get("minikube-py.io/probes")
-            probes = json.loads(raw) if raw else {}
+            probes = await c.get(f"/api/v1/nodes/{node}/proxy/probes/default/web")  # served by the agent
             entries = probes.get("web", {}).get("readiness", {}).get("history", [])
             return probes if any(e["result"] == "Failure" and "503" in e["output"] for e in entries) else None
 

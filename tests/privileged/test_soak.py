@@ -74,26 +74,33 @@ async def _churn(probe: leaks.Probe, base: str, first: int, cycles: int, prefix:
 
 async def test_churn_leaves_nothing_behind(tmp_path: Path) -> None:
     t0 = time.monotonic()
-    async with run_up(tmp_path) as c:
-        await c.session.close()  # its keep-alive connection would be a socket of `up` in one snapshot only
-        probe = leaks.Probe(str(tmp_path), c.proc.pid, api_port=int(c.base.rsplit(":", 1)[1]))
-        probe.discover()
-        await _churn(probe, c.base, 0, WARMUP, "warm")
-        before, _ = await settled(probe, 0, None)
-        assert before.pod_cgroups == [] and before.db is not None and before.db.pod_names == []
-        rate = await _churn(probe, c.base, 0, CYCLES, "soak")
-        after, found = await settled(probe, CYCLES, before, FINAL_SETTLE_S)
-        assert len(probe.pod_uids) == WARMUP + CYCLES
-        assert probe.pods_gone == WARMUP + CYCLES, "every pod's sandbox namespaces were recorded"
-        assert {k: v for k, v in found.items() if v} == {}, f"leaked after {CYCLES} cycles ({rate:.1f}/s)"
-        assert after.fd_total <= before.fd_total, (before.fds, before.agent_fds, after.fds, after.agent_fds)
-        assert after.db is not None and after.db.event_log <= 10_000
-    assert c.proc.returncode == 0
-    gone = probe.snapshot(CYCLES, up_alive=False)
-    left = {k: v for k, v in probe.leaks(gone, None).items() if v}
-    assert left == {}, "left behind after `up` exited"
-    assert subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout == ""
-    print(f"\n{CYCLES} cycles at {rate:.1f}/s; whole test {time.monotonic() - t0:.1f} s", file=sys.stderr)
+    probe: leaks.Probe | None = None
+    try:
+        async with run_up(tmp_path) as c:
+            await c.session.close()  # its keep-alive connection would be a socket of `up` in one snapshot only
+            probe = leaks.Probe(str(tmp_path), c.proc.pid, api_port=int(c.base.rsplit(":", 1)[1]))
+            probe.discover()
+            await _churn(probe, c.base, 0, WARMUP, "warm")
+            before, _ = await settled(probe, 0, None)
+            assert before.pod_cgroups == [] and before.db is not None and before.db.pod_names == []
+            rate = await _churn(probe, c.base, 0, CYCLES, "soak")
+            after, found = await settled(probe, CYCLES, before, FINAL_SETTLE_S)
+            assert len(probe.pod_uids) == WARMUP + CYCLES
+            assert probe.pods_gone == WARMUP + CYCLES, "every pod's sandbox namespaces were recorded"
+            assert {k: v for k, v in found.items() if v} == {}, f"leaked after {CYCLES} cycles ({rate:.1f}/s)"
+            assert after.fd_total <= before.fd_total, (before.fds, before.agent_fds, after.fds, after.agent_fds)
+            assert after.db is not None and after.db.event_log <= 10_000
+        assert c.proc.returncode == 0
+        gone = probe.snapshot(CYCLES, up_alive=False)
+        left = {k: v for k, v in probe.leaks(gone, None).items() if v}
+        assert left == {}, "left behind after `up` exited"
+        assert subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout == ""
+        print(f"\n{CYCLES} cycles at {rate:.1f}/s; whole test {time.monotonic() - t0:.1f} s", file=sys.stderr)
+    finally:
+        if probe is not None:  # `up` has exited: whatever of this cluster is still there goes now
+            leftovers = leaks.clean_up(probe)
+            if leftovers:
+                print(f"\nremoved after the test: {leftovers}", file=sys.stderr)
 
 
 # --- the counters themselves must see a leak ------------------------------------------------------------------

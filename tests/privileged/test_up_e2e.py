@@ -45,6 +45,16 @@ class Cluster:
         async with self.session.post(self.base + path, json=body, params=params) as r:
             return r.status, await r.json()
 
+    def node_netns(self, node: str) -> str:
+        """The name (under /run/netns) of the network namespace the node's agent runs in."""
+        import psutil
+
+        agent = next(
+            p for p in psutil.Process(self.proc.pid).children() if "agent" in p.cmdline() and node in p.cmdline()
+        )
+        inode = os.stat(f"/proc/{agent.pid}/ns/net").st_ino
+        return next(n for n in os.listdir("/run/netns") if os.stat(f"/run/netns/{n}").st_ino == inode)
+
     async def wait(self, what: str, check: Any, timeout: float = 20.0) -> Any:
         deadline = time.monotonic() + timeout
         while True:
@@ -227,10 +237,10 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
         addresses = sorted(n["status"]["addresses"][0]["address"] for n in nodes)
         subnet = addresses[0].rsplit(".", 1)[0]  # 10.213.<k>: the first subnet free on this machine
         assert subnet.startswith("10.213.") and addresses == [f"{subnet}.1", f"{subnet}.2", f"{subnet}.3"]
-        netns_before = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-        assert sum(1 for line in netns_before.splitlines() if line.startswith("mkpy-")) >= 3
+        ours = [c.node_netns(f"node-{i}") for i in (1, 2, 3)]
+        assert len(set(ours)) == 3 and all(n.startswith("mkpy-") for n in ours)
         # Beyond loopback the API server wants the cluster token: agents have it; a bare request gets 401.
-        node_ns = next(x.split()[0] for x in netns_before.splitlines() if x.startswith("mkpy-") and "-n" in x)
+        node_ns = c.node_netns("node-1")
         port = c.base.rsplit(":", 1)[1]
         server = f"http://{subnet}.254:{port}"  # the control plane, seen from the nodes
         probe = (
@@ -291,7 +301,7 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
     assert c.proc.returncode == 0
     # The namespaces and veth pairs are gone with the cluster.
     netns_after = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert not any(line.split()[0] in netns_before for line in netns_after.splitlines() if line.startswith("mkpy-"))
+    assert not any(line.split()[0] in ours for line in netns_after.splitlines()), netns_after
     assert f"{subnet}." not in subprocess.run(["ip", "-br", "addr"], capture_output=True, text=True).stdout
     layout = detect.detect_layout()
     own = layout.own_dir("memory" if layout.v1_mounts else "")

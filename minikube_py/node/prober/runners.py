@@ -145,7 +145,8 @@ class RuntimeProber:
             else:
                 sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC)
             try:
-                await asyncio.wait_for(loop.sock_connect(sock, (address, port)), max(remaining, 0.001))
+                async with asyncio.timeout(max(remaining, 0.001)):  # no task per connect (wait_for makes one)
+                    await loop.sock_connect(sock, (address, port))
             except TimeoutError:
                 sock.close()
                 raise httpclient.DialError(f"{where}: i/o timeout") from None

@@ -91,6 +91,7 @@ class Spawner:
         self._reader: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
+        self._send_lock = asyncio.Lock()
         self._exits: dict[int, ExitStatus] = {}
         self._waiters: dict[int, list[asyncio.Future[ExitStatus]]] = {}
         self.started_shim = False
@@ -185,7 +186,10 @@ class Spawner:
         rid = next(self._ids)
         fut: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._pending[rid] = fut
-        await loop.sock_sendall(self._sock, json.dumps({"op": op, "id": rid, **fields}).encode())
+        # One writer at a time: asyncio keeps a single write callback per socket, so concurrent sock_sendall
+        # calls on a full socket cancel each other's and those requests would never be sent.
+        async with self._send_lock:
+            await loop.sock_sendall(self._sock, json.dumps({"op": op, "id": rid, **fields}).encode())
         return await fut
 
     async def spawn(self, request: SpawnRequest) -> int:

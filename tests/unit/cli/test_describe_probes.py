@@ -1,8 +1,6 @@
-"""`describe pod` shows the probe history the agent publishes (annotation minikube-py.io/probes)."""
+"""`describe pod` shows the probe history the node agent serves (``/probes/NS/POD`` through the node proxy)."""
 
 from __future__ import annotations
-
-import json
 
 from minikube_py.cli import output
 
@@ -28,16 +26,11 @@ HISTORY = {
 }
 
 
-def _pod(annotation: str) -> dict[str, object]:
-    return {
-        "metadata": {"name": "web", "annotations": {output.PROBES_ANNOTATION: annotation}},
-        "spec": {},
-        "status": {},
-    }
+POD: dict[str, object] = {"metadata": {"name": "web"}, "spec": {}, "status": {}}
 
 
 def test_each_probe_shows_its_state_streak_and_last_results() -> None:
-    text = output.describe_pod(_pod(json.dumps(HISTORY)), None, 1000.0)
+    text = output.describe_pod(POD, None, 1000.0, probes=HISTORY)
     section = text[text.index("Probe History:") :]
     lines = [line.split() for line in section.splitlines()[1:] if line.strip()]
     assert lines[0][:4] == ["web", "liveness:", "Failure,", "2×"]
@@ -47,5 +40,5 @@ def test_each_probe_shows_its_state_streak_and_last_results() -> None:
     assert "web readiness:" in section and "on hold until the startup probe succeeds" in section
 
 
-def test_an_unreadable_annotation_is_said_so() -> None:
-    assert "Probe History:  <unreadable annotation>" in output.describe_pod(_pod("{"), None, 0.0)
+def test_no_history_no_section() -> None:
+    assert "Probe History" not in output.describe_pod(POD, None, 0.0, probes=None)
