@@ -23,6 +23,7 @@ from minikube_py.node.prober.results import Kind, Result
 from minikube_py.node.runtime.model import Container, ContainerConfig, PodSandboxConfig
 from minikube_py.node.runtime.runtime import Runtime
 from minikube_py.util.clock import RealClock
+from tests.privileged.test_lifecycle import _pod as lifecycle_pod
 
 pytestmark = [pytest.mark.root]
 
@@ -53,17 +54,7 @@ http.server.HTTPServer(("127.0.0.1", 8080), H).serve_forever()
 def _pod(containers: list[dict[str, Any]], **spec: Any) -> types.Pod:
     for c in containers:
         c.setdefault("env", [{"name": "PATH", "value": PATH}])
-    pod = codec.decode(
-        types.Pod,
-        {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": f"p-{uuid.uuid4().hex[:6]}", "namespace": "default", "uid": str(uuid.uuid4())},
-            "spec": {"containers": containers, **spec},
-        },
-    )
-    defaults.default_pod(pod)
-    return pod
+    return lifecycle_pod(containers, **spec)
 
 
 @pytest.fixture
