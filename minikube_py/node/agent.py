@@ -360,6 +360,7 @@ class Agent:
                 await self.heartbeat_once()
             except ApiRequestError as err:
                 log.warning("heartbeat failed: %s", err)
+            self.backoff.gc()  # crash-loop back-off entries of containers long quiet (or gone)
             try:
                 await self._sync_routes()  # nodes come and go: keep a route to each one's pod CIDR
             except (ApiRequestError, NetworkError) as err:
