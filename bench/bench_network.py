@@ -6,8 +6,8 @@ namespaces (``unshare --net sh -c 'read _' <token>``), killed by PID at the end.
 
 * ``add_pod``: IP from the IPAM (state file replaced), veth pair with the host side enslaved and up and the
   peer created in the pod as ``eth0`` (pyroute2 ``AsyncIPRoute``), then in the pod -- from a short-lived
-  thread that ``setns()``-ed there, no fork -- lo and eth0 up, the address and the default route in one
-  netlink batch.  Peer: the same steps with ``ip -batch`` (the fastest method in the measured anchors:
+  thread that ``setns()``-ed there, no fork -- lo and eth0 up, the address and the default route (pyroute2
+  ``IPRoute`` opened there).  Peer: the same steps with ``ip -batch`` (the fastest method in the measured anchors:
   ``ip -batch`` in the node, then ``nsenter -t PID -n ip -batch`` in the pod).
 * ``remove_pod`` while the pod's namespace is alive: the veth deleted (the kernel's ``link del`` cost
   dominates), IP released.  Peer: ``ip link del``.
@@ -208,7 +208,7 @@ async def run(quick: bool = False, pods: int | None = None, *, peer: bool = True
             row(
                 "add_pod",
                 "ms",
-                "ours: AsyncIPRoute + in-pod netlink batch",
+                "ours: AsyncIPRoute + IPRoute in the pod's netns",
                 samples.add,
                 "ip -batch ×2 (node, then nsenter in the pod)",
                 samples.peer_add or None,

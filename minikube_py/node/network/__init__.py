@@ -2,7 +2,7 @@
 
 * :mod:`.ipam` -- the node-local pod IP allocator (pure, persistent).
 * :mod:`.podnet` -- :class:`PodNetwork`: bridge, veths, routes (pyroute2 ``AsyncIPRoute`` on the node's
-  side, one raw netlink batch inside each pod from a thread that entered its namespace).
+  side, pyroute2 ``IPRoute`` inside each pod from a thread that entered its namespace).
 * :mod:`.nsutil` -- network namespaces without forking (threads that ``setns()``).
 * :mod:`.errors` -- the typed errors raised at this boundary.
 """

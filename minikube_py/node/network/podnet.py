@@ -6,15 +6,15 @@ Layout (like the CNI ``bridge`` + ``host-local`` plugins, with routes instead of
                    |-- veth<hash(uid)>  (host side, enslaved, up)
     pod netns:         eth0 <pod IP>/N, up; lo up; default via <pod CIDR>.1
 
-:class:`PodNetwork` acts on the network namespace of the thread that runs its event loop (the agent's
-namespace: on a VM the host's, under ``up --nodes`` or in tests a namespace made for the node) and never
-leaves it: the node-side work is pyroute2's ``AsyncIPRoute`` on one socket, the in-pod part is one batch of
-netlink requests sent from a short-lived thread that ``setns()``-ed into the pod's namespace (no forked
-helpers).  Routes this module makes carry ``proto 213`` (:data:`ROUTE_PROTO`); it never changes others.
-Pod IPs come from :class:`~minikube_py.node.network.ipam.PodIPAM`; ``<state_dir>/network.json`` keeps the
-node's CIDR and the ``ip_forward`` value found before set-up (restored by :meth:`PodNetwork.teardown_node`).
-Errors leave this module as :class:`~minikube_py.node.network.errors.NetworkError` (with the step and the
-kernel's errno), never as pyroute2 exceptions.
+:class:`PodNetwork` acts on the network namespace of the thread that runs its event loop (the agent's namespace: on
+a VM the host's, under ``up --nodes`` or in tests a namespace made for the node) and never leaves it: the node-side
+work is pyroute2's ``AsyncIPRoute`` on one socket, the in-pod part is pyroute2's ``IPRoute`` opened in a short-lived
+thread that ``setns()``-ed into the pod's namespace (no forked helpers). Routes this module makes carry ``proto
+213`` (:data:`ROUTE_PROTO`); it never changes others. Pod IPs come from
+:class:`~minikube_py.node.network.ipam.PodIPAM`; ``<state_dir>/network.json`` keeps the node's CIDR and the
+``ip_forward`` value found before set-up (restored by :meth:`PodNetwork.teardown_node`). Errors leave this module as
+:class:`~minikube_py.node.network.errors.NetworkError` (with the step and the kernel's errno), never as pyroute2
+exceptions.
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyroute2 import AsyncIPRoute
+from pyroute2 import AsyncIPRoute, IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from minikube_py.api import types
-from minikube_py.node.network import rtnl
 from minikube_py.node.network.errors import IPAMError, NetnsNotFound, NetworkError, NetworkNotReady
 from minikube_py.node.network.ipam import PodIPAM
 from minikube_py.node.network.nsutil import acall_in_netns, open_netns, pid_netns_path
@@ -99,17 +98,21 @@ def _net_error(err: NetlinkError, what: str) -> NetworkError:
 
 
 def _configure_pod_side(address: str, prefixlen: int, gateway: str, route_proto: int) -> None:
-    """In the pod's namespace (called in a thread that entered it): lo and eth0 up, address, default route."""
-    with rtnl.Rtnl() as nl:
-        index = nl.link_index(POD_IFNAME)
-        nl.run(
-            [
-                rtnl.link_up(rtnl.LOOPBACK_IFINDEX, "set lo up"),
-                rtnl.link_up(index, f"set {POD_IFNAME} up"),
-                rtnl.add_address(index, address, prefixlen),
-                rtnl.add_route("0.0.0.0/0", gateway, index, route_proto),
-            ]
-        )
+    """In the pod's namespace (called in a thread that entered it, so pyroute2's netlink socket, opened here,
+    belongs to that namespace; no helper process is forked): lo and eth0 up, the address, the default route."""
+    what = "configure the pod's eth0"
+    try:
+        with IPRoute() as ipr:
+            found = ipr.link_lookup(ifname=POD_IFNAME)
+            if not found:
+                raise NetworkError(f"{what}: {os.strerror(errno_mod.ENODEV)}", op=what, errno=errno_mod.ENODEV)
+            index = found[0]
+            ipr.link("set", index=1, state="up")  # lo is always ifindex 1 in a new namespace
+            ipr.link("set", index=index, state="up")
+            ipr.addr("replace", index=index, address=address, prefixlen=prefixlen)
+            ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=index, proto=route_proto)
+    except NetlinkError as err:
+        raise _net_error(err, what) from err
 
 
 class PodNetwork:
