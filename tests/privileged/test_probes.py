@@ -127,12 +127,13 @@ async def test_liveness_http_500_restarts_the_container(
     sick_at = time.monotonic()
     killed_at = await _until(lambda: any(e.reason == "Killing" for e in worker.events), 10, "the Killing event")
     (flags / "sick").unlink()
-    # Killed after failureThreshold failures: between (threshold - 1) and threshold periods, within one period.
-    assert (threshold - 1) * period - 0.2 <= killed_at - sick_at <= threshold * period + 0.5
+    # Killed after failureThreshold failures: between (threshold - 1) and threshold periods, within one period
+    # (the slack above is one period: a loaded CI machine delays the poll, not the kill).
+    assert (threshold - 1) * period - 0.2 <= killed_at - sick_at <= (threshold + 1) * period
     restarted_at = await _until(lambda: _status(worker, "web").restart_count == 1, 15, "restart")
     # The probe's grace (2 s), not the pod's 30 s: the server is PID 1 of its PID namespace, and the kernel
     # does not deliver SIGTERM to a namespace's init that has no handler, so the SIGKILL at the deadline ends it.
-    assert 2.0 <= restarted_at - killed_at < 3.5
+    assert 2.0 <= restarted_at - killed_at < 4.5
     last = _status(worker, "web").last_state.terminated
     assert last is not None and (last.exit_code, last.reason) == (137, "Error")
     await _until(lambda: _status(worker, "web").ready, 10, "ready again")
@@ -201,7 +202,7 @@ async def test_hanging_exec_probe_fails_at_its_timeout_and_leaves_nothing(runtim
         elapsed = time.monotonic() - began
         assert outcome.result is Result.FAILURE
         assert outcome.output == 'command "sh -c sleep 100 & setsid sleep 102 & sleep 101" timed out'
-        assert 1.0 <= elapsed < 1.8
+        assert 1.0 <= elapsed < 2.5  # the deadline, then the group's kill and reap
         assert runtime.driver.pids(container.cgroup) == [container.pid]  # no stray, not even the setsid one
         assert _children_of(container.pid) == []  # and no zombie left to the container's PID 1
         # A probe that succeeds but leaves a background process behind: that one goes too.
@@ -307,5 +308,5 @@ async def test_startup_probe_gates_liveness_and_restarts_a_container_that_never_
     await _until(lambda: _status(worker, "never").restart_count == 1, 10, "never restarted")
     history = worker.probe_history()["never"]["startup"]["history"]
     first_kill_probe = [h for h in history if h["result"] == "Failure"][threshold - 1]
-    assert first_kill_probe["time"] - (running_at - time.monotonic() + time.time()) <= threshold * period + 0.5
+    assert first_kill_probe["time"] - (running_at - time.monotonic() + time.time()) <= (threshold + 1) * period
     assert not _status(worker, "never").started and _status(worker, "slow").restart_count == 0
