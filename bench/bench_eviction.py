@@ -46,7 +46,9 @@ EATER_CGROUP = f"{KUBEPODS}/besteffort/eater"
 WAIT_S = 3.0  # a round that has not woken by then counts as a miss
 EATER = r"""
 import sys, time
-usage_file, level = sys.argv[1], int(sys.argv[2])  # argv[3]: the bench token, for the leftovers check
+# argv: usage file, level, MiB to add after the crossing (then hold), and anything else (the bench's token,
+# for its leftovers check).  Also the root tests' eater (tests/privileged/test_memory_threshold.py).
+usage_file, level, extra = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 def usage():
     with open(usage_file) as f:
         return int(f.read())
@@ -59,8 +61,9 @@ while True:
     if usage() >= level:
         break
     before = time.monotonic()
-print(f"crossed {before!r}", flush=True)  # before the rest: an eviction may kill us any moment now
-chunks.extend(bytearray(1 << 20) for _ in range(8))
+after = time.monotonic()
+print(f"crossed {before!r} {after!r}", flush=True)  # before the rest: an eviction may kill us any moment now
+chunks.extend(bytearray(1 << 20) for _ in range(extra))
 time.sleep(600)
 """
 
@@ -68,7 +71,7 @@ time.sleep(600)
 class Eater:
     def __init__(self, driver: CgroupDriver, level: int) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-S", "-c", EATER, driver.memory_usage_file(KUBEPODS), str(level), TOKEN],
+            [sys.executable, "-S", "-c", EATER, driver.memory_usage_file(KUBEPODS), str(level), "8", TOKEN],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -92,7 +95,7 @@ class Eater:
         assert self.proc.stdout is not None
         ready, _, _ = select.select([self.proc.stdout], [], [], 30)
         line = self.proc.stdout.readline().split() if ready else []
-        if len(line) != 2 or line[0] != "crossed":
+        if len(line) != 3 or line[0] != "crossed":
             raise RuntimeError(f"the eater did not report its crossing: {line}")
         return float(line[1])
 

@@ -146,10 +146,6 @@ def check_response(status: int, body: bytes, content_type: str = "") -> None:
     raise CliError(message, status, reason=_REASON_BY_CODE.get(status, ""), from_server=True)
 
 
-def resolve_server(flag: str | None) -> str:
-    return (flag or os.environ.get(SERVER_ENV) or DEFAULT_SERVER).rstrip("/")
-
-
 def read_kubeconfig(path: str) -> tuple[str | None, str | None]:
     """(server, token) of the current context of a kubeconfig file; raises CliError when it is malformed."""
     from minikube_py.util.yamlfile import SettingsFileError, load_mapping

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bench.bench_eviction import EATER
 from minikube_py.node.cgroups.driver import KUBEPODS, CgroupDriver, CgroupResources
 from minikube_py.node.eviction.notifier import (
     KIND_NONE,
@@ -35,27 +36,6 @@ NODE_LIMIT = 128 * MI
 EATER_CGROUP = f"{KUBEPODS}/besteffort/eater"
 # TCG guests run Python ~20x slower; their budget for the process start is larger, not the latency bound.
 START_TIMEOUT = 120.0
-
-EATER = r"""
-import sys, time
-usage_file, level, extra = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-def usage():
-    with open(usage_file) as f:
-        return int(f.read())
-print("ready", flush=True)
-sys.stdin.readline()
-chunks = []
-before = time.monotonic()
-while True:
-    chunks.append(bytearray(1 << 20))  # zero-filled: every page is touched and charged
-    if usage() >= level:
-        break
-    before = time.monotonic()
-after = time.monotonic()
-print(f"crossed {before!r} {after!r}", flush=True)
-chunks.extend(bytearray(1 << 20) for _ in range(extra))
-time.sleep(600)
-"""
 
 
 def is_v2(driver: CgroupDriver) -> bool:
