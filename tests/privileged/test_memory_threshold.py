@@ -186,7 +186,7 @@ async def test_watcher_wakes_within_a_second_of_a_real_crossing(node: CgroupDriv
         arming = watcher.arming
         assert arming is not None and arming.bounded
         assert arming.capacity == NODE_LIMIT and arming.thresholds == (96 * MI,)
-        assert arming.levels == (NODE_LIMIT - 96 * MI + arming.inactive_file,)
+        assert arming.levels == (NODE_LIMIT - 96 * MI + arming.inactive_file + 1,)
         expected_kind = {"sampler": KIND_NONE, "both": KIND_PRESSURE_HINT if is_v2(node) else KIND_USAGE_THRESHOLD}
         assert arming.kind == expected_kind.get(path, KIND_USAGE_THRESHOLD), arming
         with eater(node, arming.levels[0]) as proc:

@@ -37,6 +37,7 @@ from minikube_py.node.cgroups.driver import (
 
 # memory.limit_in_bytes reads back as PAGE_COUNTER_MAX rounded to pages when unlimited.
 _UNLIMITED_THRESHOLD = 1 << 62
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 
 @contextlib.contextmanager
@@ -83,7 +84,8 @@ class _UsageThresholdNotifier:
 
     The kernel signals it whenever the usage crosses the level, upwards or downwards (checked every 128
     page-charge events per CPU, also for charges in descendant cgroups), and once more on rmdir.  Closing the
-    eventfd unregisters it.
+    eventfd unregisters it.  The kernel keeps the level in whole pages, rounded down, and signals upwards at
+    ``usage >= level``; the level is rounded up here so "signalled" never means "below ``usage_bytes``".
     """
 
     exact = True
@@ -92,6 +94,7 @@ class _UsageThresholdNotifier:
         if usage_bytes <= 0:
             raise ValueError(f"a memory usage threshold must be positive, got {usage_bytes}")
         self.usage_bytes = usage_bytes
+        armed = -(-usage_bytes // PAGE_SIZE) * PAGE_SIZE
         self._efd = os.eventfd(0, os.EFD_CLOEXEC | os.EFD_NONBLOCK)
         path = os.path.join(cgroup_dir, "memory.usage_in_bytes")
         try:
@@ -101,7 +104,7 @@ class _UsageThresholdNotifier:
             raise files._translate(err, "open", path) from err
         try:
             files.write_text(
-                os.path.join(cgroup_dir, "cgroup.event_control"), f"{self._efd} {self._usage_fd} {usage_bytes}"
+                os.path.join(cgroup_dir, "cgroup.event_control"), f"{self._efd} {self._usage_fd} {armed}"
             )
         except errors.CgroupError:
             self.close()

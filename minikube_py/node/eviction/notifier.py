@@ -6,9 +6,11 @@ does the same and adds a cheap sampler, so a crossing wakes the manager (:meth:`
 within a second on every kernel:
 
 * **Kernel notifiers** (``driver.open_memory_threshold_notifier``), one per distinct memory threshold, armed on
-  the node cgroup (``kubepods``) at ``usage = capacity − threshold + inactive_file``, exactly the kubelet's
-  ``memoryThresholdNotifier.UpdateThreshold``: the working set is ``usage − inactive_file``, so that usage is
-  where ``available = capacity − working set`` drops below the threshold.  ``inactive_file`` moves, so the
+  the node cgroup (``kubepods``) at ``usage = capacity − threshold + inactive_file + 1``, the kubelet's
+  ``memoryThresholdNotifier.UpdateThreshold`` plus one byte: the working set is ``usage − inactive_file``, so
+  that is the lowest usage where ``available = capacity − working set`` is strictly below the threshold (the
+  kernel signals at ``usage >= level``; without the byte a usage landing exactly on the level signals while the
+  threshold is not met yet, and the kernel does not signal again on the way up).  ``inactive_file`` moves, so the
   levels are recomputed on every :meth:`update` (every ``refresh_interval``, 10 s like the kubelet's
   notifier refresh, and on a kernel hint) and re-armed when they changed.  On cgroup v1 these are exact
   usage thresholds.  cgroup v2 has no usage thresholds: its notifier is a pressure hint (PSI trigger plus
@@ -103,7 +105,7 @@ class Arming:
     thresholds: tuple[int, ...]
     """Threshold quantities in bytes, largest first."""
     levels: tuple[int, ...]
-    """The usage levels the thresholds correspond to (capacity − threshold + inactive_file), same order."""
+    """The lowest usages at which the thresholds are met (capacity − threshold + inactive_file + 1), same order."""
     kind: str
     """KIND_USAGE_THRESHOLD, KIND_PRESSURE_HINT or KIND_NONE."""
     error: str | None = None
@@ -178,7 +180,7 @@ class MemoryThresholdWatcher:
             capacity = stats.memory_limit
             inactive = max(0, stats.memory_usage - stats.memory_working_set)
             quantities = memory_thresholds(self.thresholds, capacity)
-            levels = tuple(capacity - q + inactive for q in quantities)
+            levels = tuple(capacity - q + inactive + 1 for q in quantities)
             self._open_usage(self.driver.memory_usage_file(self.cgroup))
             arming = self._arm(True, capacity, inactive, quantities, levels)
         else:

@@ -190,7 +190,7 @@ async def test_update_arms_one_exact_notifier_per_threshold_at_the_kubelet_level
     assert arming.capacity == CAPACITY and arming.inactive_file == 30 * Mi
     assert arming.thresholds == (200 * Mi, 128 * Mi)
     # usage = capacity − threshold + inactive_file (memoryThresholdNotifier.UpdateThreshold)
-    assert arming.levels == (CAPACITY - 200 * Mi + 30 * Mi, CAPACITY - 128 * Mi + 30 * Mi)
+    assert arming.levels == (CAPACITY - 200 * Mi + 30 * Mi + 1, CAPACITY - 128 * Mi + 30 * Mi + 1)
     assert [n.level for n in rig.driver.live()] == list(arming.levels)
     rig.watcher.close()
     assert rig.driver.live() == []
@@ -207,7 +207,7 @@ async def test_update_rearms_only_when_inactive_file_moved_the_levels(tmp_path: 
     rig.driver.set_usage(60 * Mi)
     arming = rig.watcher.update()
     assert all(n.closed for n in first)
-    assert [n.level for n in rig.driver.live()] == [CAPACITY - 200 * Mi + 50 * Mi, CAPACITY - 128 * Mi + 50 * Mi]
+    assert [n.level for n in rig.driver.live()] == [CAPACITY - 200 * Mi + 50 * Mi + 1, CAPACITY - 128 * Mi + 50 * Mi + 1]
     assert arming.levels == tuple(n.level for n in rig.driver.live())
     rig.watcher.close()
 
@@ -299,6 +299,19 @@ def test_sampler_wakes_on_each_new_crossing_only(tmp_path: Path) -> None:
     rig.available(120 * Mi)
     assert rig.watcher.sample() and rig.woke == 3
     assert rig.watcher.last_available == 120 * Mi
+
+
+def test_a_usage_at_an_armed_level_meets_its_threshold(tmp_path: Path) -> None:
+    # The kernel signals at usage >= level and not again on the way up: one byte lower and a usage landing
+    # exactly on the level would be signalled with available == threshold, which is not met.
+    rig = Rig(tmp_path)
+    rig.driver.inactive = 30 * Mi
+    arming = rig.watcher.update()
+    for level, quantity in zip(arming.levels, arming.thresholds, strict=True):
+        rig.driver.set_usage(level - 1)
+        assert rig.watcher.available() == quantity
+        rig.driver.set_usage(level)
+        assert rig.watcher.available() == quantity - 1
 
 
 def test_sampler_uses_the_last_inactive_file(tmp_path: Path) -> None:
