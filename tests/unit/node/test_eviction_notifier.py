@@ -207,7 +207,10 @@ async def test_update_rearms_only_when_inactive_file_moved_the_levels(tmp_path: 
     rig.driver.set_usage(60 * Mi)
     arming = rig.watcher.update()
     assert all(n.closed for n in first)
-    assert [n.level for n in rig.driver.live()] == [CAPACITY - 200 * Mi + 50 * Mi + 1, CAPACITY - 128 * Mi + 50 * Mi + 1]
+    assert [n.level for n in rig.driver.live()] == [
+        CAPACITY - 200 * Mi + 50 * Mi + 1,
+        CAPACITY - 128 * Mi + 50 * Mi + 1,
+    ]
     assert arming.levels == tuple(n.level for n in rig.driver.live())
     rig.watcher.close()
 
