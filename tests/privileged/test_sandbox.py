@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from minikube_py.node.cgroups.driver import CgroupResources, QOSTier
-from minikube_py.node.runtime.model import ContainerConfig, PodSandboxConfig, Sandbox
+from minikube_py.node.runtime.model import PAUSE_CGROUP, ContainerConfig, PodSandboxConfig, Sandbox
 from minikube_py.node.runtime.runtime import Runtime
 from tests.privileged.logtext import stream_text
 
@@ -182,3 +182,23 @@ async def test_removing_pod_leaves_nothing(runtime: Runtime, tmp_path: Path) -> 
         assert _host_pids_in_namespace(ns, inode) == [], f"{ns} namespace still held"
     assert Path("/proc/self/mountinfo").read_text() == mounts_before
     assert b.exit is not None and b.exit.exit_code == 137
+
+
+async def test_pause_and_containers_join_their_cgroups_in_every_hierarchy(runtime: Runtime, tmp_path: Path) -> None:
+    # The spawned child joins by writing "0" into the driver's join files (v1: tasks, one thread) before it
+    # execs: the whole process, and what it forks afterwards, must be in the cgroup of every hierarchy.
+    sandbox = await runtime.run_pod_sandbox(_sandbox_config("joined"))
+    forker = "import os, time\nif os.fork() == 0:\n    time.sleep(600)\ntime.sleep(600)"
+    c = await runtime.start_container(sandbox, _container("c", [*PY, forker], tmp_path))
+    try:
+        for pid, cgroup in ((sandbox.pause_pid, f"{sandbox.cgroup}/{PAUSE_CGROUP}"), (c.pid, c.cgroup)):
+            for root in runtime.driver.roots():
+                with open(os.path.join(root, cgroup, "cgroup.procs")) as f:
+                    assert str(pid) in f.read().split(), f"{pid} not in {root}/{cgroup}"
+        for _ in range(200):
+            if len(runtime.driver.pids(c.cgroup)) == 2:
+                break
+            await asyncio.sleep(0.01)
+        assert len(runtime.driver.pids(c.cgroup)) == 2  # the container's child was born inside too
+    finally:
+        await runtime.remove_pod_sandbox(sandbox)

@@ -136,7 +136,10 @@ class CgroupDriver(Protocol):
     def exists(self, path: str) -> bool: ...
 
     def procs_files(self, path: str) -> list[str]:
-        """Files a process writes "0" into to join this cgroup (one per hierarchy)."""
+        """Files to write a pid into to move that whole process into this cgroup (one per hierarchy)."""
+
+    def join_files(self, path: str) -> list[str]:
+        """Files a *single-threaded* process writes "0" into to join this cgroup itself (the spawn path)."""
 
     def pids(self, path: str) -> list[int]: ...
 

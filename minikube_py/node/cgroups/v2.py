@@ -317,6 +317,9 @@ class V2Driver:
     def procs_files(self, path: str) -> list[str]:
         return [os.path.join(self._dir(path), "cgroup.procs")]
 
+    def join_files(self, path: str) -> list[str]:
+        return self.procs_files(path)  # v2 moves threads only inside threaded subtrees: a process joins whole
+
     def pids(self, path: str) -> list[int]:
         return common.pids_below(self._dir(path))
 

@@ -1,4 +1,4 @@
-"""ctypes bindings for the few syscalls Python 3.11 lacks (unshare, setns, mount, sethostname, prctl).
+"""ctypes bindings for the few syscalls Python 3.11 lacks (clone, unshare, setns, mount, sethostname, prctl).
 
 Every wrapper raises ``OSError`` with the kernel's errno, like the ``os`` module does.  This module imports
 only the standard library: the zygote imports it in a ``python -S`` interpreter.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -35,7 +36,10 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_MOVE = 8192
 MNT_DETACH = 2
-_SYS_PIVOT_ROOT = 155  # x86_64; glibc has no pivot_root() wrapper
+# glibc wraps neither pivot_root() nor a fork-like clone(); the numbers and clone's argument order are per arch.
+_ARCH = os.uname().machine
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(_ARCH, -1)
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(_ARCH, -1)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -49,12 +53,36 @@ _libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
 _libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
 _libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 _libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+# The same library through the Python API flavour: the call keeps the GIL, so a cloned child does not start
+# by re-taking a lock in the state it had at the instant of the clone.
+_libc_gil = ctypes.PyDLL(None, use_errno=True)
+_libc_gil.syscall.restype = ctypes.c_long
 
 
 def _check(result: int, what: str) -> None:
     if result < 0:
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
+
+
+def clone(flags: int) -> int:
+    """fork(2) that also creates the namespaces in ``flags`` (``CLONE_NEW*``): returns the child's pid in the
+    parent and 0 in the child, like ``os.fork``.  One process instead of fork + unshare + fork: the child is
+    born in the new pid namespace (as its PID 1), so no intermediate process is needed.
+
+    This is the raw system call (no stack: the child runs on a copy of the caller's, as with fork), so none of
+    the fork hooks run: no ``os.register_at_fork`` callbacks and no glibc atfork handlers.  Only safe in a
+    single-threaded process whose child ends in exec or ``os._exit`` and never returns to the caller's loop.
+    """
+    if _SYS_CLONE < 0:
+        raise OSError(38, f"clone: no system call number for {_ARCH}")  # ENOSYS
+    none = ctypes.c_void_p(None)
+    # x86_64: clone(flags, stack, parent_tid, child_tid, tls); aarch64: clone(flags, stack, parent_tid, tls,
+    # child_tid): all but the flags are NULL here, so one call fits both.
+    number, clone_flags = ctypes.c_long(_SYS_CLONE), ctypes.c_ulong(flags | signal.SIGCHLD)
+    pid = int(_libc_gil.syscall(number, clone_flags, none, none, none, none))
+    _check(pid, "clone")
+    return pid
 
 
 def unshare(flags: int) -> None:
@@ -83,6 +111,8 @@ def umount2(target: str, flags: int = 0) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
+    if _SYS_PIVOT_ROOT < 0:
+        raise OSError(38, f"pivot_root: no system call number for {_ARCH}")
     _check(_libc.syscall(ctypes.c_long(_SYS_PIVOT_ROOT), new_root.encode(), put_old.encode()), "pivot_root")
 
 

@@ -156,7 +156,7 @@ class Runtime:
             pid = await self._spawner.spawn(
                 spawner_mod.SpawnRequest(
                     argv=self._pause_argv,
-                    cgroup_procs=self.driver.procs_files(pause_cg),
+                    cgroup_procs=self.driver.join_files(pause_cg),
                     unshare=list(NAMESPACE_TYPES),
                     mount_proc=True,
                     hostname=config.hostname,
@@ -293,7 +293,7 @@ class Runtime:
                     argv=list(config.argv),
                     env=list(config.env),
                     cwd=config.working_dir,
-                    cgroup_procs=self.driver.procs_files(cg),
+                    cgroup_procs=self.driver.join_files(cg),
                     join=join,
                     unshare=unshare,
                     mount_proc=True,
@@ -420,7 +420,7 @@ class Runtime:
                 argv=list(argv),
                 env=list(container.config.env if env is None else env),
                 cwd=container.config.working_dir,
-                cgroup_procs=self.driver.procs_files(container.cgroup),
+                cgroup_procs=self.driver.join_files(container.cgroup),
                 join={ns: container.pid for ns in ("ipc", "uts", "net", "pid", "mnt")},
                 capture=True,
             )
@@ -504,6 +504,10 @@ class Runtime:
         container.exit = exit_
         if container._exited is not None and not container._exited.done():
             container._exited.set_result(exit_)
+            # Let wait_container's callers act on the exit (status reports) before the bookkeeping below;
+            # its shield passes the result on one loop turn later, so that is two turns.
+            for _ in range(2):
+                await asyncio.sleep(0)
         self._stop_watching(container)
         with contextlib.suppress(errors.CgroupError):
             self.driver.remove(container.cgroup)

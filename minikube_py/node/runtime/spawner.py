@@ -26,7 +26,7 @@ class SpawnRequest:
     argv: list[str]
     env: list[tuple[str, str]] = field(default_factory=list)
     cwd: str | None = None
-    cgroup_procs: list[str] = field(default_factory=list)
+    cgroup_procs: list[str] = field(default_factory=list)  # files the child writes "0" into (driver.join_files)
     join: dict[str, int] = field(default_factory=dict)  # namespace type -> pid whose namespace to enter
     unshare: list[str] = field(default_factory=list)  # namespace types to create
     mount_proc: bool = False

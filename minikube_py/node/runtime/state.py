@@ -8,7 +8,7 @@ new record, never half of one.  There is no fsync: the records only matter while
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import enum
 import json
 import os
 from typing import Any
@@ -36,8 +36,9 @@ class StateStore:
     def save(self, sandbox: Sandbox) -> None:
         path = self._path(sandbox.config.uid)
         tmp = f"{path}.tmp"
+        text = json.dumps(sandbox_to_record(sandbox))  # dumps, not dump: only it uses the C encoder
         with open(tmp, "w") as f:
-            json.dump(sandbox_to_record(sandbox), f)
+            f.write(text)
         os.replace(tmp, path)
 
     def delete(self, uid: str) -> None:
@@ -57,9 +58,22 @@ def _resources(data: dict[str, Any]) -> CgroupResources:
     return CgroupResources(**data)
 
 
+def _plain(value: Any) -> Any:
+    """``dataclasses.asdict`` without its deep copies (records are serialised at once, never kept)."""
+    names = getattr(type(value), "__dataclass_fields__", None)
+    if names is not None:
+        return {name: _plain(getattr(value, name)) for name in names}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
 def sandbox_to_record(sandbox: Sandbox) -> dict[str, Any]:
-    config = dataclasses.asdict(sandbox.config)
-    config["tier"] = sandbox.config.tier.value
+    config = _plain(sandbox.config)
     return {
         "config": config,
         "pause_pid": sandbox.pause_pid,
@@ -73,16 +87,14 @@ def sandbox_to_record(sandbox: Sandbox) -> dict[str, Any]:
 
 
 def container_to_record(container: Container) -> dict[str, Any]:
-    config = dataclasses.asdict(container.config)
-    config["argv"] = list(container.config.argv)
-    config["env"] = [list(kv) for kv in container.config.env]
+    config = _plain(container.config)
     return {
         "config": config,
         "pid": container.pid,
         "start_ticks": container.start_ticks,
         "cgroup": container.cgroup,
         "started_at": container.started_at,
-        "exit": dataclasses.asdict(container.exit) if container.exit else None,
+        "exit": _plain(container.exit) if container.exit else None,
     }
 
 
