@@ -189,6 +189,9 @@ def _configure_control_plane(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_control_plane(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from minikube_py.util import malloc
+
+    malloc.pin_mmap_threshold()  # a long-lived service: see util/malloc.py
     from minikube_py.control import main as control_main  # the composition root; imported only when used
 
     config = control_main.ControlPlaneConfig(
@@ -289,6 +292,9 @@ def _configure_up(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_up(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from minikube_py.util import malloc
+
+    malloc.pin_mmap_threshold()  # a long-lived service: see util/malloc.py
     import os
 
     from minikube_py import cluster  # the composition root; imported only when used
@@ -355,6 +361,9 @@ def _configure_agent(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_agent(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from minikube_py.util import malloc
+
+    malloc.pin_mmap_threshold()  # a long-lived service: see util/malloc.py
     import asyncio
     import contextlib
     import signal

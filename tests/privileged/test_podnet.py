@@ -14,6 +14,7 @@ and the test checks that nothing is left.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import errno
 import os
@@ -230,6 +231,16 @@ def k8s_node(node: Node) -> types.Node:
     )
 
 
+async def unsolicited_before_and_after(net: podnet.PodNetwork) -> tuple[int, int]:
+    """In the node's loop thread (pyroute2's queues are per thread): one `get`, then the next use of the socket."""
+    ipr = await net._nl()
+    await ipr.link("get", index=1)
+    await asyncio.sleep(0.1)  # the trailing ACK arrives after the answer
+    before = ipr.msg_queue.root.qsize()
+    await net._nl()
+    return before, ipr.msg_queue.root.qsize()
+
+
 def test_three_nodes_pod_to_pod_tcp_and_clean_teardown(tmp_path: Path) -> None:
     root_forward = Path("/proc/sys/net/ipv4/ip_forward").read_text()
     with netlab(tmp_path, 3) as lab:
@@ -277,6 +288,9 @@ def test_three_nodes_pod_to_pod_tcp_and_clean_teardown(tmp_path: Path) -> None:
                 host = node.ip("-o", "link", "show", host_ifname(pod.uid))
                 assert "master mkpy0" in host and "UP" in host
         assert n1.net is not None and n2.net is not None and n3.net is not None
+
+        # pyroute2 files the trailing ACK of each `get` on its socket's root queue; PodNetwork drops them
+        assert n1.run(unsolicited_before_and_after(n1.net)) == (1, 0)
 
         # same node, over the bridge
         assert tcp_exchange(server_pod=p1b, client_pod=p1a) == p1a.ip
