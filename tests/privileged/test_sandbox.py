@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from minikube_py.node.cgroups.driver import CgroupResources, QOSTier
+from minikube_py.node.cgroups.driver import KUBEPODS, CgroupDriver, CgroupResources, QOSTier
+from minikube_py.node.runtime import libc
 from minikube_py.node.runtime.model import PAUSE_CGROUP, ContainerConfig, PodSandboxConfig, Sandbox
 from minikube_py.node.runtime.runtime import Runtime
 from tests.privileged.logtext import stream_text
@@ -202,3 +203,30 @@ async def test_pause_and_containers_join_their_cgroups_in_every_hierarchy(runtim
         assert len(runtime.driver.pids(c.cgroup)) == 2  # the container's child was born inside too
     finally:
         await runtime.remove_pod_sandbox(sandbox)
+
+
+def test_on_cgroup_v2_a_process_is_born_in_its_cgroup(cgroup_driver: CgroupDriver) -> None:
+    """clone3(CLONE_INTO_CGROUP): the spawn path's child never migrates on v2 (v1 joins through ``tasks``)."""
+    cgroup_driver.setup_node()
+    path = f"{KUBEPODS}/born-here"
+    cgroup_driver.create(path, CgroupResources())
+    spawn_dir = cgroup_driver.spawn_dir(path)
+    if spawn_dir is None:
+        assert all(f.endswith("/tasks") for f in cgroup_driver.join_files(path))
+        pytest.skip("cgroup v1: no CLONE_INTO_CGROUP; the child joins through tasks")
+    go_r, go_w = os.pipe()
+    cgroup_fd = os.open(spawn_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        pid = libc.clone_into_cgroup(0, cgroup_fd)
+        if pid == 0:  # the child: wait for the parent's look, then leave without running anything else
+            os.read(go_r, 1)
+            os._exit(0)
+        with open(f"/proc/{pid}/cgroup") as f:
+            membership = f.read().strip()
+        os.write(go_w, b"x")
+        _, status = os.waitpid(pid, 0)
+    finally:
+        for fd in (cgroup_fd, go_r, go_w):
+            os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert membership.startswith("0::/") and membership.endswith(f"/{path}"), membership

@@ -141,6 +141,10 @@ class CgroupDriver(Protocol):
     def join_files(self, path: str) -> list[str]:
         """Files a *single-threaded* process writes "0" into to join this cgroup itself (the spawn path)."""
 
+    def spawn_dir(self, path: str) -> str | None:
+        """The cgroup v2 directory a process can be created in directly (clone3 ``CLONE_INTO_CGROUP``), or
+        None where processes must join through :meth:`join_files` (cgroup v1)."""
+
     def pids(self, path: str) -> list[int]: ...
 
     def stats(self, path: str) -> CgroupStats: ...

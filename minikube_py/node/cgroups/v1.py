@@ -229,6 +229,9 @@ class V1Driver:
         # (a freshly cloned child) that thread is the whole process.
         return [os.path.join(d, "tasks") for d in self._dirs(path)]
 
+    def spawn_dir(self, path: str) -> str | None:
+        return None  # CLONE_INTO_CGROUP takes a cgroup v2 directory only
+
     def pids(self, path: str) -> list[int]:
         return common.pids_below(self._dir("memory", path))
 

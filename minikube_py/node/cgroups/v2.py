@@ -320,6 +320,11 @@ class V2Driver:
     def join_files(self, path: str) -> list[str]:
         return self.procs_files(path)  # v2 moves threads only inside threaded subtrees: a process joins whole
 
+    def spawn_dir(self, path: str) -> str | None:
+        # Born there, a process never migrates: a cgroup.procs write waits for an RCU grace period when the
+        # threadgroup rwsem was idle (milliseconds, as on v1), and its join_files are only the fallback.
+        return self._dir(path)
+
     def pids(self, path: str) -> list[int]:
         return common.pids_below(self._dir(path))
 

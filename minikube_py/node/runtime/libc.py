@@ -40,6 +40,21 @@ MNT_DETACH = 2
 _ARCH = os.uname().machine
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(_ARCH, -1)
 _SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(_ARCH, -1)
+_SYS_CLONE3 = 435  # the same on every architecture (added to the generic table in 5.3)
+CLONE_INTO_CGROUP = 0x200000000  # clone3 only (5.7): the child is born in a cgroup v2 directory
+
+
+class _CloneArgs(ctypes.Structure):
+    """``struct clone_args`` up to ``cgroup`` (CLONE_ARGS_SIZE_VER2, 88 bytes)."""
+
+    _fields_ = [
+        (name, ctypes.c_uint64)
+        for name in (
+            "flags", "pidfd", "child_tid", "parent_tid", "exit_signal", "stack", "stack_size", "tls",
+            "set_tid", "set_tid_size", "cgroup",
+        )
+    ]  # fmt: skip
+
 
 PR_SET_PDEATHSIG = 1
 PR_SET_CHILD_SUBREAPER = 36
@@ -82,6 +97,18 @@ def clone(flags: int) -> int:
     number, clone_flags = ctypes.c_long(_SYS_CLONE), ctypes.c_ulong(flags | signal.SIGCHLD)
     pid = int(_libc_gil.syscall(number, clone_flags, none, none, none, none))
     _check(pid, "clone")
+    return pid
+
+
+def clone_into_cgroup(flags: int, cgroup_fd: int) -> int:
+    """:func:`clone` through clone3(2) with ``CLONE_INTO_CGROUP``: the child is born in the cgroup v2 directory
+    ``cgroup_fd`` refers to, so it never migrates (a write to ``cgroup.procs`` write-locks the threadgroup
+    rwsem, which waits for an RCU grace period when idle: milliseconds).  Raises ``OSError`` (ENOSYS before
+    5.3, EINVAL/E2BIG before 5.7, EOPNOTSUPP/EBADF for a cgroup v1 directory); the caller falls back."""
+    args = _CloneArgs(flags=flags | CLONE_INTO_CGROUP, exit_signal=signal.SIGCHLD, cgroup=cgroup_fd)
+    size = ctypes.c_size_t(ctypes.sizeof(args))
+    pid = int(_libc_gil.syscall(ctypes.c_long(_SYS_CLONE3), ctypes.byref(args), size))
+    _check(pid, "clone3")
     return pid
 
 

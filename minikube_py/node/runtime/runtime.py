@@ -157,6 +157,7 @@ class Runtime:
                 spawner_mod.SpawnRequest(
                     argv=self._pause_argv,
                     cgroup_procs=self.driver.join_files(pause_cg),
+                    cgroup_dir=self.driver.spawn_dir(pause_cg),
                     unshare=list(NAMESPACE_TYPES),
                     mount_proc=True,
                     hostname=config.hostname,
@@ -294,6 +295,7 @@ class Runtime:
                     env=list(config.env),
                     cwd=config.working_dir,
                     cgroup_procs=self.driver.join_files(cg),
+                    cgroup_dir=self.driver.spawn_dir(cg),
                     join=join,
                     unshare=unshare,
                     mount_proc=True,
@@ -421,6 +423,7 @@ class Runtime:
                 env=list(container.config.env if env is None else env),
                 cwd=container.config.working_dir,
                 cgroup_procs=self.driver.join_files(container.cgroup),
+                cgroup_dir=self.driver.spawn_dir(container.cgroup),
                 join={ns: container.pid for ns in ("ipc", "uts", "net", "pid", "mnt")},
                 capture=True,
             )

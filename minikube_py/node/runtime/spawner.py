@@ -27,6 +27,7 @@ class SpawnRequest:
     env: list[tuple[str, str]] = field(default_factory=list)
     cwd: str | None = None
     cgroup_procs: list[str] = field(default_factory=list)  # files the child writes "0" into (driver.join_files)
+    cgroup_dir: str | None = None  # cgroup v2: be born there (clone3 CLONE_INTO_CGROUP); cgroup_procs if refused
     join: dict[str, int] = field(default_factory=dict)  # namespace type -> pid whose namespace to enter
     unshare: list[str] = field(default_factory=list)  # namespace types to create
     mount_proc: bool = False

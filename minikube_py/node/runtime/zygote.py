@@ -11,7 +11,8 @@ Why a separate process:
   until an agent has taken note — a container that ends while no agent runs is still reported exactly.
 
 Spawning: one ``clone()`` with the ``CLONE_NEW*`` flags of the namespaces to create makes the process, born
-in them (PID 1 of its new pid namespace), as the shim's own child.  It joins its cgroups first thing, enters
+in them (PID 1 of its new pid namespace), as the shim's own child.  On cgroup v2 it is also born in its cgroup
+(clone3 ``CLONE_INTO_CGROUP``); on v1 it joins its cgroups first thing (``tasks``, see the driver).  It enters
 (setns) the namespaces it shares, finishes the sandbox from inside (mounts, hostname, loopback) and execs.
 A shared pid namespace can only be entered by the *parent* (setns(CLONE_NEWPID) sets where the caller's
 children are born), so for those the shim points its children's pid namespace at the pod's around the clone
@@ -246,7 +247,9 @@ def _run_b(req: dict[str, Any], status_w: int, stdout_w: int, stderr_w: int) -> 
     os._exit(127)
 
 
-def _run_child(req: dict[str, Any], ns_fds: dict[str, int], status_w: int, out_w: int, err_w: int) -> None:
+def _run_child(
+    req: dict[str, Any], ns_fds: dict[str, int], status_w: int, out_w: int, err_w: int, *, born_in_cgroup: bool
+) -> None:
     """In the cloned child: join the cgroups and the shared namespaces, then become the process.  Never returns.
 
     The namespaces clone() created were allocated by the shim, so their kernel memory is charged to the shim's
@@ -255,7 +258,7 @@ def _run_child(req: dict[str, Any], ns_fds: dict[str, int], status_w: int, out_w
     """
     stage = "cgroup"
     try:
-        for procs in req.get("cgroup_procs") or []:
+        for procs in [] if born_in_cgroup else req.get("cgroup_procs") or []:
             fd = os.open(procs, os.O_WRONLY)
             try:
                 os.write(fd, b"0")  # "0" = the writing process; join before exec so all memory is charged here
@@ -323,6 +326,7 @@ class Shim:
         self._exited: dict[int, dict[str, Any]] = {}  # pid -> exit event, kept until an agent forgets it
         self._outputs: dict[int, _Output] = {}  # pid -> output sink
         self._own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)  # see _clone
+        self._clone3_works = True
         self._pipes: dict[int, tuple[int, str]] = {}  # read fd -> (pid, stream)
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -447,7 +451,7 @@ class Shim:
             for ns in req.get("unshare") or []:
                 flags |= libc.NAMESPACE_FLAGS[ns]
             try:
-                pid = self._clone(flags, ns_fds.get("pid"))
+                pid, born_in_cgroup = self._clone(flags, ns_fds.get("pid"), req.get("cgroup_dir"))
             except OSError as e:
                 os.close(status_r)
                 return {"pid": None, "stage": "clone", "errno": e.errno, "error": f"clone: {e.strerror or e}"}
@@ -455,7 +459,7 @@ class Shim:
                 os.close(status_r)
                 for fd, _ in read_ends:
                     os.close(fd)
-                _run_child(req, ns_fds, status_w, out_w, err_w)
+                _run_child(req, ns_fds, status_w, out_w, err_w, born_in_cgroup=born_in_cgroup)
             for fd in child_fds:
                 os.close(fd)
             child_fds = []
@@ -491,19 +495,35 @@ class Shim:
             for fd, _ in read_ends:
                 os.close(fd)
 
-    def _clone(self, flags: int, pid_ns_fd: int | None) -> int:
-        """``libc.clone``; with ``pid_ns_fd`` the child is born in that pid namespace (entered by the parent)."""
-        if pid_ns_fd is None:
-            return libc.clone(flags)
-        libc.setns(pid_ns_fd, libc.CLONE_NEWPID)  # sets where our children are born, not where we are
+    def _clone(self, flags: int, pid_ns_fd: int | None, cgroup_dir: str | None) -> tuple[int, bool]:
+        """(pid, born in ``cgroup_dir``): ``libc.clone``, or clone3 into the cgroup v2 directory when given and
+        the kernel takes it.  With ``pid_ns_fd`` the child is born in that pid namespace (entered by the parent:
+        setns(CLONE_NEWPID) sets where the caller's children are born, not where it is)."""
+        if pid_ns_fd is not None:
+            libc.setns(pid_ns_fd, libc.CLONE_NEWPID)
         try:
-            pid = libc.clone(flags)
+            pid, born_in_cgroup = self._clone_here(flags, cgroup_dir)
         except BaseException:
-            libc.setns(self._own_pid_ns, libc.CLONE_NEWPID)
+            if pid_ns_fd is not None:
+                libc.setns(self._own_pid_ns, libc.CLONE_NEWPID)
             raise
-        if pid != 0:
+        if pid != 0 and pid_ns_fd is not None:
             libc.setns(self._own_pid_ns, libc.CLONE_NEWPID)  # entering our own active namespace is always allowed
-        return pid
+        return pid, born_in_cgroup
+
+    def _clone_here(self, flags: int, cgroup_dir: str | None) -> tuple[int, bool]:
+        if cgroup_dir is not None and self._clone3_works:
+            cgroup_fd = os.open(cgroup_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                return libc.clone_into_cgroup(flags, cgroup_fd), True
+            except OSError as e:
+                if e.errno not in (errno_mod.ENOSYS, errno_mod.EINVAL, errno_mod.E2BIG, errno_mod.EOPNOTSUPP):
+                    raise
+                self._clone3_works = False  # an older kernel: join through cgroup.procs from now on
+                print(f"shim: clone3 into a cgroup refused ({e}); joining through cgroup.procs", file=sys.stderr)
+            finally:
+                os.close(cgroup_fd)  # (in the child too: its copy)
+        return libc.clone(flags), False
 
     # --- output and exits
 
