@@ -6,8 +6,9 @@
   deleted).  ``up`` holds the API server, scheduler and controllers; the node agent is a ``minikube-py agent``
   child in the node's network namespace, or (older layout, detected) runs inside ``up``, whose growth is then
   agent and control-plane growth together.  Reported beside it: the kernel memory charged to each pod's ``pause``
-  cgroup (its five namespaces, task, page tables), the disk the data dir gains per pod, and the container
-  processes themselves (the workload, not overhead).
+  cgroup (its task, page tables) and the growth of the kernel memory charged to the node shim's memory cgroup
+  (the pod's five namespaces: ``clone()`` allocates them in the shim), the disk the data dir gains per pod, and
+  the container processes themselves (the workload, not overhead).
 * Idle CPU of the agent once every pod is Running: utime+stime of the agent process (of ``up`` when the agent
   runs inside it), of ``up`` and of the node shim, over a window.
   Peer: the same processes with 0 pods, just before.
@@ -69,6 +70,7 @@ class Density:
     pause_pss: list[float] = field(default_factory=list)
     container_pss: list[float] = field(default_factory=list)
     pause_kmem: list[float] = field(default_factory=list)  # KiB charged to <pod>/pause
+    shim_cgroup_kmem: tuple[float, float] = (0.0, 0.0)  # KiB of kernel memory in the shim's memcg: before, with pods
     pod_memcg: list[float] = field(default_factory=list)  # KiB charged to pod<uid> (pause + container)
     peer_pause_pss: list[float] = field(default_factory=list)
     peer_sleep_pss: list[float] = field(default_factory=list)
@@ -125,6 +127,19 @@ def _cgroup_kib(d: str) -> tuple[float, float]:
     with open(os.path.join(d, "memory.current")) as f:
         total = int(f.read())
     return stat.get("kernel", 0) / 1024, total / 1024
+
+
+def _own_memcg(pid: int) -> str:
+    """The memory cgroup directory of ``pid`` (v1 ``memory`` hierarchy, else the v2 unified one)."""
+    with open(f"/proc/{pid}/cgroup") as f:
+        lines = [line.rstrip("\n").split(":", 2) for line in f]
+    for _, controllers, path in lines:
+        if "memory" in controllers.split(","):
+            return os.path.join("/sys/fs/cgroup/memory", path.lstrip("/"))
+    for hierarchy, _, path in lines:
+        if hierarchy == "0":
+            return os.path.join("/sys/fs/cgroup", path.lstrip("/"))
+    raise RuntimeError(f"no memory cgroup for pid {pid}")
 
 
 def _pod_cgroups(node: UpNode) -> list[str]:
@@ -212,6 +227,8 @@ async def measure(node: UpNode, n: int, window: float) -> Density:
         procs = {"up": [node.pid], "agent": [agent] if agent else [], "shim": [shim]}
         cpu0 = await _cpu_percent(procs, window)
         before = _memory(node, shim)
+        shim_memcg = _own_memcg(shim)
+        shim_kmem_before = _cgroup_kib(shim_memcg)[0]
 
         d = await _create_batch(node, session, tracker, n)
         log.info("density: %d pods Running %.1f s after the first POST", n, d.batch_s)
@@ -222,6 +239,7 @@ async def measure(node: UpNode, n: int, window: float) -> Density:
             raise RuntimeError(f"expected {n} pause and {n} container processes, found {len(pause)}, {len(containers)}")
         d.cpu = await _cpu_percent({**procs, "pods": pause + containers}, window)
         d.after = _memory(node, shim)
+        d.shim_cgroup_kmem = (shim_kmem_before, _cgroup_kib(shim_memcg)[0])
         pods = _pod_cgroups(node)
         for pod in pods:
             kmem, _ = _cgroup_kib(os.path.join(pod, "pause"))
@@ -272,7 +290,8 @@ def _section(d: Density, node: UpNode) -> Section:
     shim_growth = d.after.shim_rss - d.before.shim_rss
     pause_total = sum(d.pause_pss)
     per_pod = (up_growth + agent_growth + shim_growth + pause_total) / n
-    per_pod_kmem = per_pod + _mean(d.pause_kmem)
+    shim_kmem_per_pod = (d.shim_cgroup_kmem[1] - d.shim_cgroup_kmem[0]) / n
+    per_pod_kmem = per_pod + _mean(d.pause_kmem) + shim_kmem_per_pod
     disk = (d.after.disk_kib - d.before.disk_kib) / n
     agent_cpu = d.cpu["agent"] if d.agent_separate else d.cpu["up"]
     agent_cpu0 = d.cpu0["agent"] if d.agent_separate else d.cpu0["up"]
@@ -291,8 +310,10 @@ def _section(d: Density, node: UpNode) -> Section:
         row("  ΔRSS node shim ÷ N", "KiB", "ours: node shim", [shim_growth / n]),
         row("  pause PSS", "KiB", "ours: catatonit -P", d.pause_pss, "busybox sleep (unshare), same time",
             d.peer_pause_pss),
-        row("  + kernel memory of <pod>/pause", "KiB", "ours: memcg kmem (namespaces, task)", d.pause_kmem),
-        row("memory per pod incl. pause kmem", "KiB", "ours: per pod + pause cgroup kmem", [per_pod_kmem]),
+        row("  + kernel memory of <pod>/pause", "KiB", "ours: memcg kmem (task, page tables)", d.pause_kmem),
+        row("  + Δ kernel memory of the shim's cgroup ÷ N", "KiB", "ours: memcg kmem (the pods' namespaces)",
+            [shim_kmem_per_pod]),
+        row("memory per pod incl. kernel memory", "KiB", "ours: per pod + both kmem rows", [per_pod_kmem]),
         row("container PSS (workload)", "KiB", "ours: the pod's `sleep`", d.container_pss,
             "plain `sleep`, same time", d.peer_sleep_pss),
         row("pod cgroup charge (pause + container)", "KiB", "ours: pod<uid> memcg usage", d.pod_memcg),
@@ -316,7 +337,8 @@ def _section(d: Density, node: UpNode) -> Section:
     )
     notes = [
         f"Targets: ≤ {TARGET_KIB} KiB per pod: {verdict_mem} ({per_pod:.0f} KiB; {per_pod_kmem:.0f} KiB with the "
-        f"pause cgroup's kernel memory); idle CPU of the agent ≤ {TARGET_CPU} % of a core: {verdict_cpu} "
+        f"kernel memory of the pause cgroup and the shim cgroup's growth, which holds the pods' namespaces); "
+        f"idle CPU of the agent ≤ {TARGET_CPU} % of a core: {verdict_cpu} "
         f"({agent_cpu:.2f} %; `up` {d.cpu['up']:.2f} %, node shim {d.cpu['shim']:.2f} %).",
         where,
         f"Memory (KiB) before → with {n} pods → after deleting them: `up` RSS {d.before.up_rss} → {d.after.up_rss} → "

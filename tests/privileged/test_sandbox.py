@@ -230,3 +230,18 @@ def test_on_cgroup_v2_a_process_is_born_in_its_cgroup(cgroup_driver: CgroupDrive
             os.close(fd)
     assert os.waitstatus_to_exitcode(status) == 0
     assert membership.startswith("0::/") and membership.endswith(f"/{path}"), membership
+
+
+async def test_a_container_restarted_the_moment_it_exits_gets_a_working_cgroup(
+    runtime: Runtime, tmp_path: Path
+) -> None:
+    # The previous instance's supervisor removes its cgroup (the same path) after wait_container's callers
+    # resume: a new instance started at once must not have its fresh cgroup removed under it.
+    sandbox = await runtime.run_pod_sandbox(_sandbox_config("restarts"))
+    try:
+        for i in range(20):
+            c = await runtime.start_container(sandbox, _container("c", ["/bin/true"], tmp_path))
+            exit_ = await runtime.wait_container(c)  # directly: resumed as early as callers can be
+            assert exit_.reason == "Completed", (i, exit_)
+    finally:
+        await runtime.remove_pod_sandbox(sandbox)

@@ -274,6 +274,11 @@ class Runtime:
         previous = sandbox.containers.get(config.name)
         if previous is not None and previous.running:
             raise errors.AlreadyExists(f"container {config.name} is running")
+        if previous is not None and previous._task is not None and not previous._task.done():
+            # Its exit is known, but its supervisor may still be removing its cgroup (this same path) and
+            # recording the exit: a new instance starts after that, or its fresh cgroup would be removed.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(previous._task)
         cg = f"{sandbox.cgroup}/{config.name}"
         if self.driver.exists(cg):
             self.driver.remove(cg)  # the previous instance's cgroup: start counters from zero
