@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import os
 import secrets
@@ -91,6 +92,7 @@ async def up(config: UpConfig, *, stop: asyncio.Event | None = None, started: as
             net = await asyncio.to_thread(nodenet.add_node, cluster_net, index)
             remote.append((_start_agent_process(config, name, net, token), net))
         await _wait_for_nodes(store, names, remote)
+        gc.freeze()  # as control_main.serve does: what start-up built stays, out of the collector's scans
         print(
             f"minikube-py is up: API server at {server} with {len(names)} node(s) "
             f"({', '.join(names)}); Ctrl-C stops everything",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -89,6 +90,9 @@ async def serve(config: ControlPlaneConfig, *, stop: asyncio.Event | None = None
     site = web.TCPSite(runner, config.host, config.port)
     await site.start()
     print(f"minikube-py control plane listening on http://{config.host}:{config.port}", flush=True)
+    # Everything built so far lives as long as the server: out of the collector's sight, a full collection
+    # scans only what requests create (an unfrozen one paused the loop for up to ~80 ms under load).
+    gc.freeze()
     sdnotify.ready()  # Type=notify: the unit is active once the API server accepts connections
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
