@@ -208,7 +208,8 @@ def _section(
         f"Memory curve (cycles: RSS KiB of `up` / agent / shim, fds of `up` + agent): {curve}.",
         f"Store: objects before {db0.objects if db0 else {}}, after {db1.objects if db1 else {}}; Event objects "
         f"{events_before} → {events_after} (by involvedObject kind: {dict(db1.event_objects_about) if db1 else {}}) "
-        "— Events have no TTL here (Kubernetes: --event-ttl 1 h), so they grow with every cycle; event log "
+        "— Events live 1 h after their last occurrence (--event-ttl, as in Kubernetes), longer than this run, so "
+        "they grow with every cycle (on disk; the TTL collector reads them a page at a time); event log "
         f"{db0.event_log if db0 else 0} → {db1.event_log if db1 else 0} rows (revision {db1.revision if db1 else 0}, "
         f"compacted {db1.compacted if db1 else 0}).",
         f"fds by kind, `up` before: {dict(before.fds)}, after: {dict(final.fds)}; agent before: "
