@@ -101,15 +101,7 @@ class ProbeTracker(PodTracker):
     """A PodTracker that also waits for Ready."""
 
     async def ready(self, name: str, timeout: float = 60.0) -> Object:
-        def check() -> Object | None:
-            pod = self._pods.get(name)
-            if pod is None:
-                return None
-            if (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
-                raise RuntimeError(f"pod {name} ended: {pod.get('status')}")
-            return pod if is_ready(pod) else None
-
-        return await self._wait(name, check, "Ready", timeout)
+        return await self.until(name, is_ready, "Ready", timeout)
 
 
 # --- CPU

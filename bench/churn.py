@@ -148,16 +148,21 @@ class PodTracker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(fut), remaining)
 
-    async def running(self, name: str, timeout: float = 60.0) -> Object:
+    async def until(self, name: str, condition: Callable[[Object], bool], what: str, timeout: float = 60.0) -> Object:
+        """The pod once ``condition`` holds for it; RuntimeError if it ends (Failed/Succeeded) first."""
+
         def check() -> Object | None:
             pod = self._pods.get(name)
             if pod is None:
                 return None
             if (pod.get("status") or {}).get("phase") in ("Failed", "Succeeded"):
                 raise RuntimeError(f"pod {name} ended: {pod.get('status')}")
-            return pod if is_running(pod) else None
+            return pod if condition(pod) else None
 
-        return await self._wait(name, check, "Running", timeout)
+        return await self._wait(name, check, what, timeout)
+
+    async def running(self, name: str, timeout: float = 60.0) -> Object:
+        return await self.until(name, is_running, "Running", timeout)
 
     async def gone(self, name: str, timeout: float = 60.0) -> Object:
         """The pod's last state once its DELETED event came."""
