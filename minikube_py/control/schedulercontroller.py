@@ -23,7 +23,7 @@ from minikube_py.control import apiserver, errors
 from minikube_py.control import store as store_mod
 from minikube_py.control.metrics import ControlPlaneMetrics
 from minikube_py.control.registry import RESOURCES
-from minikube_py.control.scheduler.scheduler import CycleOutcome, Scheduler
+from minikube_py.control.scheduler.scheduler import CycleOutcome, Scheduler, ScheduleResult
 from minikube_py.util.clock import Clock, RealClock
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,17 @@ class SchedulerController:
         self._nodes: dict[str, dict[str, Any]] = {}
         self.synced = asyncio.Event()
         self.metrics: ControlPlaneMetrics | None = None
+        # The decision of the cycle in progress (one pod at a time), recorded before its binding is written.
+        self._deciding: tuple[types.Pod, ScheduleResult] | None = None
         # Time the algorithm (filter, score, select) of every attempt for the latency histogram.
         algorithm = self.scheduler.schedule_one
 
         def timed(pod: types.Pod, nodes: Any = None) -> Any:
             started = time.perf_counter()
             try:
-                return algorithm(pod, nodes)
+                result = algorithm(pod, nodes)
+                self._deciding = (pod, result)
+                return result
             finally:
                 if self.metrics is not None:
                     self.metrics.algorithm_duration.observe(time.perf_counter() - started)
@@ -70,6 +74,10 @@ class SchedulerController:
     # --- outputs
 
     async def _bind(self, pod: types.Pod, node_name: str) -> None:
+        # The trace is kept before the write: whoever sees the pod bound can read why it went there.  A
+        # failed binding replaces it with the failure when the cycle reports its outcome.
+        if self._deciding is not None and self._deciding[0] is pod:
+            self._record_trace(pod, "Scheduled", node_name, "", self._deciding[1])
         binding = {
             "apiVersion": "v1",
             "kind": "Binding",
@@ -86,23 +94,30 @@ class SchedulerController:
             self.metrics.schedule_attempts.labels(result, profile).inc()
             for queue_name, infos in self.scheduler.queue.pending().items():
                 self.metrics.pending_pods.labels(queue_name).set(len(infos))
+        self._deciding = None
+        if outcome.bound:
+            return  # its trace was recorded just before the binding was written
+        message = outcome.status.message()
+        self._record_trace(pod, outcome.reason, outcome.node_name, message, outcome.result)
+        with contextlib.suppress(errors.ApiError, store_mod.StoreError):
+            await self._report_failure(pod, outcome.reason, outcome.status.message())
+
+    def _record_trace(
+        self, pod: types.Pod, reason: str, node_name: str | None, message: str, result: ScheduleResult
+    ) -> None:
         key = f"{pod.metadata.namespace}/{pod.metadata.name}"
         self.traces[key] = {
             "pod": key,
             "uid": pod.metadata.uid,
             "time": apiserver.now_rfc3339(),
-            "result": outcome.reason,
-            "node": outcome.node_name,
-            "message": "" if outcome.bound else outcome.status.message(),
-            "trace": outcome.result.trace.to_dict(),
+            "result": reason,
+            "node": node_name,
+            "message": message,
+            "trace": result.trace.to_dict(),
         }
         self.traces.move_to_end(key)
         while len(self.traces) > TRACE_LIMIT:
             self.traces.popitem(last=False)
-        if outcome.bound:
-            return
-        with contextlib.suppress(errors.ApiError, store_mod.StoreError):
-            await self._report_failure(pod, outcome.reason, outcome.status.message())
 
     async def _report_failure(self, pod: types.Pod, reason: str, message: str) -> None:
         ns, name = pod.metadata.namespace, pod.metadata.name

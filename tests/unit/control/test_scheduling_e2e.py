@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from minikube_py.control import apiserver
 from minikube_py.control import main as control_main
 
 Client = TestClient[Any, Any]
@@ -112,3 +113,35 @@ async def test_metrics_count_requests_and_scheduling(cluster: Client) -> None:
     text = await _wait_for(metrics_text)
     assert 'apiserver_request_total{code="201",resource="pods",verb="post"} 1.0' in text
     assert "scheduler_scheduling_algorithm_duration_seconds_count 1.0" in text
+
+
+async def test_the_trace_is_readable_before_the_binding_is_written(tmp_path: Path) -> None:
+    # Whoever sees the pod bound (a watch, a GET) must find the decision that put it there.
+    app, store = await control_main.build(control_main.ControlPlaneConfig(data_dir=str(tmp_path)))
+    service = app[apiserver.SERVICE]
+    traces = app[apiserver.SCHEDULING_TRACES]
+    seen_at_bind: list[dict[str, Any] | None] = []
+    write_binding = service.bind
+
+    async def bind(namespace: str, name: str, binding: dict[str, Any]) -> Any:
+        seen_at_bind.append(traces.get(f"{namespace}/{name}"))
+        return await write_binding(namespace, name, binding)
+
+    service.bind = bind  # type: ignore[method-assign]
+    client: Client = TestClient(TestServer(app, host="127.0.0.1"))
+    await client.start_server()
+    try:
+        assert (await client.post("/api/v1/nodes", json=node("n1", "2"))).status == 201
+        assert (await client.post("/api/v1/namespaces/default/pods", json=pod("p", "100m"))).status == 201
+
+        async def bound() -> str | None:
+            got = await (await client.get("/api/v1/namespaces/default/pods/p")).json()
+            return got["spec"].get("nodeName")
+
+        assert await _wait_for(bound) == "n1"
+        assert len(seen_at_bind) == 1 and seen_at_bind[0] is not None
+        assert (seen_at_bind[0]["result"], seen_at_bind[0]["node"]) == ("Scheduled", "n1")
+        assert seen_at_bind[0]["trace"]["selected"] == "n1"
+    finally:
+        await client.close()
+        await store.close()
