@@ -130,7 +130,12 @@ def _agent_config(config: UpConfig, name: str, server: str, token: str, *, addre
     )
 
 
-def _start_agent_process(config: UpConfig, name: str, net: nodenet.NodeNet, token: str) -> subprocess.Popen[bytes]:
+def agent_argv(config: UpConfig, name: str, net: nodenet.NodeNet, token: str) -> list[str]:
+    """The command line of the agent of node ``name``, run in its network namespace.
+
+    Values go as ``--flag=value``: a token may begin with ``-`` (``token_urlsafe``'s alphabet has it), which
+    argparse would take for an option after a separate ``--token``.
+    """
     agent = _agent_config(config, name, f"http://{net.host_ip}:{config.port}", token, address=net.node_ip)
     cli = str(Path(sys.executable).with_name("minikube-py"))
     argv = [
@@ -138,16 +143,21 @@ def _start_agent_process(config: UpConfig, name: str, net: nodenet.NodeNet, toke
         # the cgroup hierarchies from the agent).
         "nsenter", f"--net={net.netns_path}", "--",
         cli, "agent",
-        "--server", agent.server, "--node-name", name, "--data-dir", agent.data_dir,
-        "--address", agent.address, "--listen", agent.listen, "--port", str(agent.port),
-        "--token", token, "--node-dir", agent.node_dir, "--remove-pods-on-exit", "--pod-network",
-        "--heartbeat-interval", str(agent.heartbeat_interval),
+        f"--server={agent.server}", f"--node-name={name}", f"--data-dir={agent.data_dir}",
+        f"--address={agent.address}", f"--listen={agent.listen}", f"--port={agent.port}",
+        f"--token={token}", f"--node-dir={agent.node_dir}", "--remove-pods-on-exit", "--pod-network",
+        f"--heartbeat-interval={agent.heartbeat_interval}",
     ]  # fmt: skip
     argv += list(config.eviction_argv)
     if agent.cpu:
-        argv += ["--cpu", agent.cpu]
+        argv.append(f"--cpu={agent.cpu}")
     if agent.memory:
-        argv += ["--memory", agent.memory]
+        argv.append(f"--memory={agent.memory}")
+    return argv
+
+
+def _start_agent_process(config: UpConfig, name: str, net: nodenet.NodeNet, token: str) -> subprocess.Popen[bytes]:
+    argv = agent_argv(config, name, net, token)
     return subprocess.Popen(argv, stdout=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
 
 

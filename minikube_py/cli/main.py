@@ -267,11 +267,12 @@ def _eviction_argv(args: argparse.Namespace) -> list[str]:
     """The same flags, to pass on to agent processes (the config file by its absolute path)."""
     import os
 
-    argv: list[str] = ["--config", os.path.abspath(args.config)] if args.config else []
+    # --flag=value: a value beginning with "-" must not read as an option.
+    argv: list[str] = [f"--config={os.path.abspath(args.config)}"] if args.config else []
     for name in EVICTION_FLAGS:
         value = getattr(args, name)
         if value is not None:
-            argv += [f"--{name.replace('_', '-')}", str(value)]
+            argv.append(f"--{name.replace('_', '-')}={value}")
     return argv
 
 

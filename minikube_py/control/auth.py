@@ -40,6 +40,15 @@ def _write_private(path: str, text: str) -> None:
     os.replace(tmp, path)
 
 
+def new_token(draw: Callable[[int], str] = secrets.token_urlsafe) -> str:
+    """256 random bits, URL-safe, never beginning with ``-``: ``--token -x…`` reads as an option to argparse
+    and to most command lines a user would paste it into."""
+    while True:
+        token = draw(32)
+        if not token.startswith("-"):
+            return token
+
+
 def load_or_create_token(path: str) -> str:
     """The token in ``path``; a new one is generated and stored there when the file doesn't exist."""
     try:
@@ -50,7 +59,7 @@ def load_or_create_token(path: str) -> str:
     if token:
         return token
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    token = secrets.token_urlsafe(32)
+    token = new_token()
     _write_private(path, token + "\n")
     return token
 

@@ -24,12 +24,20 @@ def _unit(name: str) -> configparser.ConfigParser:
 def test_exec_start_parses(name: str) -> None:
     argv = shlex.split(_unit(name)["Service"]["ExecStart"])
     assert argv[0].endswith("/minikube-py")
-    # systemd substitutes ${VARS} and %H; any value will do for parsing
+    # systemd substitutes ${VARS} and %H; any value will do for parsing, but the token's must survive one
+    # beginning with "-" (the control plane's generated tokens are URL-safe base64: "-" is in the alphabet).
+    token = "-Xk3_token"
     args = [
-        a.replace("${MKPY_SERVER}", "http://x:1").replace("%H", "h").replace("${", "").replace("}", "")
+        a.replace("${MKPY_SERVER}", "http://x:1")
+        .replace("${MKPY_TOKEN}", token)
+        .replace("%H", "h")
+        .replace("${", "")
+        .replace("}", "")
         for a in argv[1:]
     ]
-    build_parser().parse_args(args)
+    parsed = build_parser().parse_args(args)
+    if "token" in vars(parsed):
+        assert parsed.token == token
 
 
 def test_agent_unit_delegates_and_keeps_pods() -> None:

@@ -59,6 +59,13 @@ def test_token_is_created_once_with_private_permissions(tmp_path: Path) -> None:
     assert auth.load_or_create_token(path) == first
 
 
+def test_a_new_token_never_begins_with_a_dash() -> None:
+    # "--token -abc" reads as an option to argparse: a token drawn with a leading "-" is drawn again.
+    draws = iter(["-starts-with-dash", "-again", "fine-token"])
+    assert auth.new_token(lambda nbytes: next(draws)) == "fine-token"
+    assert not any(auth.new_token().startswith("-") for _ in range(200))
+
+
 def test_kubeconfig_is_what_kubectl_reads(tmp_path: Path) -> None:
     path = str(tmp_path / "kubeconfig")
     auth.write_kubeconfig(path, "http://10.77.0.254:6443", "tok")
