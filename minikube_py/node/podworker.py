@@ -53,6 +53,7 @@ class PodEvent:
     reason: str
     message: str
     container: str = ""
+    at: float = 0.0  # the worker's clock when it happened
 
 
 @dataclass
@@ -162,7 +163,7 @@ class PodWorker:
         )
 
     def _event(self, type_: str, reason: str, message: str, container: str = "") -> None:
-        event = PodEvent(type_, reason, message, container)
+        event = PodEvent(type_, reason, message, container, at=self.clock.now())
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)

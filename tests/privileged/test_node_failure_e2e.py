@@ -113,9 +113,7 @@ async def _after_return(c: Cluster, node: str, stays_pid: int, goes_pid: int) ->
 async def test_killed_agent_makes_the_node_unknown_and_it_recovers_when_the_agent_returns(tmp_path: Path) -> None:
     async with run_up(tmp_path, *FAST, nodes=2) as c:
         stays_pid, goes_pid = await _start_pods(c, "node-2")
-        agent = next(
-            p for p in psutil.Process(c.proc.pid).children() if "agent" in p.cmdline() and "node-2" in p.cmdline()
-        )
+        agent = c.agent_process("node-2")
         argv = agent.cmdline()
         netns = c.node_netns("node-2")
         agent.send_signal(signal.SIGKILL)

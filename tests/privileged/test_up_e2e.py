@@ -45,13 +45,19 @@ class Cluster:
         async with self.session.post(self.base + path, json=body, params=params) as r:
             return r.status, await r.json()
 
-    def node_netns(self, node: str) -> str:
-        """The name (under /run/netns) of the network namespace the node's agent runs in."""
+    def agent_process(self, node: str) -> Any:
+        """The psutil.Process of the node's agent (started as ``nsenter ... minikube-py agent --node-name=N``)."""
         import psutil
 
-        agent = next(
-            p for p in psutil.Process(self.proc.pid).children() if "agent" in p.cmdline() and node in p.cmdline()
+        return next(
+            p
+            for p in psutil.Process(self.proc.pid).children()
+            if "agent" in p.cmdline() and f"--node-name={node}" in p.cmdline()
         )
+
+    def node_netns(self, node: str) -> str:
+        """The name (under /run/netns) of the network namespace the node's agent runs in."""
+        agent = self.agent_process(node)
         inode = os.stat(f"/proc/{agent.pid}/ns/net").st_ino
         return next(n for n in os.listdir("/run/netns") if os.stat(f"/run/netns/{n}").st_ino == inode)
 
