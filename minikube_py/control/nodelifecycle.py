@@ -92,24 +92,31 @@ class NodeLifecycleController:
         """Node events, not the monitor period, drive two things: TaintNodesByCondition (a pressure condition
         posted by an agent becomes, or stops being, a NoSchedule taint as soon as it is written) and the node
         IPAM (a new node gets its pod CIDR at once; its agent waits for it)."""
-        await self.allocate_pod_cidrs()
         while True:
             try:
-                async for event in self.service.store.watch("nodes"):
+                # List, act on the listing, then watch from its revision: no node change falls between the two.
+                listing = await self.service.store.list("nodes")
+                await self.allocate_pod_cidrs(listing.items)
+                for node in listing.items:
+                    with contextlib.suppress(store_mod.Conflict, store_mod.NotFound):
+                        await self.sync_pressure_taints(node)
+                async for event in self.service.store.watch("nodes", since=listing.resource_version):
                     if event.type in ("ADDED", "DELETED") or not event.object.get("spec", {}).get("podCIDR"):
                         await self.allocate_pod_cidrs()
                     if event.type == "MODIFIED":
                         with contextlib.suppress(store_mod.Conflict, store_mod.NotFound):
                             await self.sync_pressure_taints(event.object)
             except store_mod.Gone:
-                continue
+                continue  # fell behind the history: list again
             except Exception:
                 log.exception("pressure taint watch failed")
                 await asyncio.sleep(self.period)
 
-    async def allocate_pod_cidrs(self) -> None:
-        """kube-controller-manager's --allocate-node-cidrs: every node gets ``spec.podCIDR(s)``."""
-        nodes = (await self.service.store.list("nodes")).items
+    async def allocate_pod_cidrs(self, nodes: list[dict[str, Any]] | None = None) -> None:
+        """kube-controller-manager's --allocate-node-cidrs: every node gets ``spec.podCIDR(s)``.  ``nodes`` is a
+        fresh listing when the caller has one."""
+        if nodes is None:
+            nodes = (await self.service.store.list("nodes")).items
         try:
             assignments = self.cidr_allocator.assign(codec.decode(types.Node, n) for n in nodes)
         except nodeipam.NodeCIDRError as err:

@@ -328,9 +328,8 @@ class EvictionManager:
         self.last_thresholds = evaluation.thresholds
         result = evaluation.result
         if result is not None and evaluation.victim is not None:
-            ok = await self._kill(evaluation.victim, result)
-            result = dataclasses.replace(result, kill_succeeded=ok)
-        if result is not None:
+            result = await self._kill(evaluation.victim, result)
+        elif result is not None:
             self.last_result = result
         return result
 
@@ -364,25 +363,26 @@ class EvictionManager:
                 node_conditions=self._state.node_conditions,
                 local_storage=violation,
             )
-            ok = await self._kill(pod, result)
-            last = dataclasses.replace(result, kill_succeeded=ok)
-            self.last_result = last
+            last = await self._kill(pod, result)
         return last
 
-    async def _kill(self, pod: types.Pod, result: EvictionResult) -> bool:
+    async def _kill(self, pod: types.Pod, result: EvictionResult) -> EvictionResult:
+        """Evict ``pod``; the decision is ``last_result`` from before the kill (``kill_succeeded`` None while it
+        runs), so whoever sees the pod Evicted finds the decision that explains it."""
         name = f"{pod.metadata.namespace}/{pod.metadata.name}"
         log.info("Eviction manager: evicting pod %s: %s", name, result.message)
-        self.evicting = result
+        self.evicting = self.last_result = result
+        ok = False
         try:
             done = self._kill_pod(pod, result.grace_period_seconds, result.reason, result.message)
-            ok = await done if inspect.isawaitable(done) else done
+            ok = bool(await done if inspect.isawaitable(done) else done)
         except Exception:
             # The kubelet logs a failed termination and still counts the pod as this pass's eviction.
             log.exception("Eviction manager: pod %s failed to evict", name)
-            return False
         finally:
             self.evicting = None
-        return bool(ok)
+        self.last_result = dataclasses.replace(result, kill_succeeded=ok)
+        return self.last_result
 
     async def plan(self) -> dict[str, Any]:
         """Dry run: who would be evicted next and why, from fresh stats, changing nothing and killing nobody.

@@ -587,9 +587,10 @@ class Runtime:
         peak: int | None = None
         with contextlib.suppress(errors.CgroupError):
             peak = self.driver.stats(container.cgroup).memory_peak
+        # The curve up to the detection, taken before waiting for the kernel's report (the sampler goes on).
+        curve = [(round(t - now, 3), b) for t, b in container.samples if now - self._curve_window <= t <= now]
         memcg = self.driver.kernel_memory_path(container.cgroup)
         reports = await self._kmsg.wait_for(memcg, container.started_at - 1, 0.25, frozenset({container.pid}))
-        curve = [(round(t - now, 3), b) for t, b in container.samples if t >= now - self._curve_window]
         for number in range(len(container.oom_records) + 1, count + 1):
             report = reports[number - 1] if number - 1 < len(reports) else None
             record = OomRecord(

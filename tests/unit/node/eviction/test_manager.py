@@ -389,3 +389,23 @@ async def test_allocatable_threshold_is_a_hard_memory_copy(available: int) -> No
         assert rig.manager.node_conditions() == [MP]
     else:
         assert result is None
+
+
+async def test_the_decision_is_published_before_the_pod_is_killed() -> None:
+    # The agent writes the pod's Evicted status inside the kill: whoever then reads the node's /eviction must
+    # find the decision that explains it (pending while the kill runs), not the previous one or none.
+    rig = memory_rig()
+    seen_during_kill: list[tuple[str | None, bool | None]] = []
+    record = rig.killer
+
+    async def killer(pod: types.Pod, grace: int | None, reason: str, message: str) -> bool:
+        last = rig.manager.last_result
+        evicted = last.evicted.metadata.name if last is not None and last.evicted is not None else None
+        seen_during_kill.append((evicted, None if last is None else last.kill_succeeded))
+        return await record(pod, grace, reason, message)
+
+    rig.manager._kill_pod = killer
+    rig.memory(500 * Mi, {"guaranteed": 500 * Mi, "burstable": 200 * Mi, "besteffort": 300 * Mi})
+    result = await rig.manager.synchronize()
+    assert seen_during_kill == [("besteffort", None)]
+    assert result is not None and result.kill_succeeded is True and rig.manager.last_result is result
