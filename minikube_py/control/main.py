@@ -86,23 +86,25 @@ def make_runner(app: web.Application) -> web.AppRunner:
 async def serve(config: ControlPlaneConfig, *, stop: asyncio.Event | None = None) -> None:
     app, store = await build(config)
     runner = make_runner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, config.host, config.port)
-    await site.start()
-    print(f"minikube-py control plane listening on http://{config.host}:{config.port}", flush=True)
-    # Everything built so far lives as long as the server: out of the collector's sight, a full collection
-    # scans only what requests create (an unfrozen one paused the loop for up to ~80 ms under load).
-    gc.freeze()
-    sdnotify.ready()  # Type=notify: the unit is active once the API server accepts connections
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        await stop.wait()
-    finally:
-        sdnotify.stopping()
+        await runner.setup()
+        site = web.TCPSite(runner, config.host, config.port)
+        await site.start()  # an address in use raises here: the store and its lock are released below
+        print(f"minikube-py control plane listening on http://{config.host}:{config.port}", flush=True)
+        # Everything built so far lives as long as the server: out of the collector's sight, a full collection
+        # scans only what requests create (an unfrozen one paused the loop for up to ~80 ms under load).
+        gc.freeze()
+        sdnotify.ready()  # Type=notify: the unit is active once the API server accepts connections
+        stop = stop or asyncio.Event()
+        loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+            loop.add_signal_handler(sig, stop.set)
+        try:
+            await stop.wait()
+        finally:
+            sdnotify.stopping()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+    finally:
         await runner.cleanup()
         await store.close()

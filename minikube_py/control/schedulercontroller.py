@@ -196,11 +196,11 @@ class SchedulerController:
         followers = [
             asyncio.create_task(self._follow("nodes", self._nodes, self._node_event, nodes_ready)),
         ]
-        await nodes_ready.wait()
-        followers.append(asyncio.create_task(self._follow("pods", self._pods, self._pod_event, pods_ready)))
-        await pods_ready.wait()
-        self.synced.set()
-        try:
+        try:  # also when stopped before the caches synced: the followers never outlive run()
+            await nodes_ready.wait()
+            followers.append(asyncio.create_task(self._follow("pods", self._pods, self._pod_event, pods_ready)))
+            await pods_ready.wait()
+            self.synced.set()
             await self.scheduler.run(stop, on_outcome=self._on_outcome)
         finally:
             for task in followers:
