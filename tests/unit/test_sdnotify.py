@@ -136,8 +136,10 @@ def test_agent_ready_after_join_and_stopping_on_sigterm(
         except TimeoutError:
             received.append("no READY=1 within 10 s")  # still stop the CLI below, so the test fails, not hangs
         received.append("start" if _FakeAgent.calls == ["start"] else f"calls={_FakeAgent.calls}")
-        # The CLI installs its SIGTERM handler right after READY=1, with no await in between; give it the time.
-        time.sleep(0.5)
+        # SIGTERM once the CLI's own handler is in (its event loop replaces the placeholder below).
+        deadline = time.monotonic() + 10
+        while signal.getsignal(signal.SIGTERM) is placeholder and time.monotonic() < deadline:
+            time.sleep(0.01)
         os.kill(os.getpid(), signal.SIGTERM)
         try:
             received.append(_recv(path_socket))
@@ -145,7 +147,10 @@ def test_agent_ready_after_join_and_stopping_on_sigterm(
             received.append("no STOPPING=1 within 10 s")
 
     # A SIGTERM that lands before the CLI's own handler must not end the test run.
-    previous = signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    def placeholder(signum: int, frame: object) -> None:
+        pass
+
+    previous = signal.signal(signal.SIGTERM, placeholder)
     try:
         listener = threading.Thread(target=listen, daemon=True)
         listener.start()

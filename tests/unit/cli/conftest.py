@@ -12,6 +12,7 @@ import io
 import json
 import re
 import threading
+import time
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,6 +92,7 @@ class Cluster:
     agent_port: int
     traces: dict[str, Any]
     loop: asyncio.AbstractEventLoop
+    store: SQLiteStore
 
     def run(self, *argv: str) -> tuple[int, str, str]:
         """``minikube-py VERB --server URL ARGS...``; returns (exit status, stdout, stderr)."""
@@ -100,6 +102,18 @@ class Cluster:
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 10) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def wait_for_watchers(self, count: int = 1, timeout: float = 10) -> None:
+        """Block until ``count`` watches are live in the store (a client's watch request has been served up to
+        the live stream: every later write reaches it); fail after ``timeout`` seconds."""
+
+        async def live() -> int:  # read on the server's loop, which owns the watcher registry
+            return self.store.watcher_count()
+
+        deadline = time.monotonic() + timeout
+        while self.call(live()) < count:
+            assert time.monotonic() < deadline, f"fewer than {count} watches live after {timeout} s"
+            time.sleep(0.01)
 
     @property
     def client(self) -> Client:
@@ -212,7 +226,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
 
     store, runners, api_port, agent_port = asyncio.run_coroutine_threadsafe(start(), loop).result(10)
     try:
-        yield Cluster(f"http://127.0.0.1:{api_port}", agent, agent_port, traces, loop)
+        yield Cluster(f"http://127.0.0.1:{api_port}", agent, agent_port, traces, loop, store)
     finally:
         asyncio.run_coroutine_threadsafe(stop(store, runners), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ import yaml
 
 from minikube_py.cli import client as client_mod
 from minikube_py.cli import output
+from minikube_py.control import apiserver
 from tests.unit.cli.conftest import Cluster, ages
 
 MANIFEST = """\
@@ -48,9 +51,13 @@ spec:
 """
 
 
-def _freeze(monkeypatch: pytest.MonkeyPatch, ahead: float = 5.0) -> float:
-    """Fix the CLI's clock ``ahead`` seconds from now: objects made by the test are ``Ns`` old."""
-    frozen = time.time() + ahead
+def _freeze(monkeypatch: pytest.MonkeyPatch, ahead: int = 5) -> float:
+    """Fix the API server's clock at now and the CLI's ``ahead`` seconds later: objects made by the test are ``Ns``
+    old however long it runs.  (The server runs in this process; everything it stamps goes through
+    ``apiserver.now_rfc3339``.)"""
+    stamp = int(time.time())  # whole seconds, as the server's timestamps
+    monkeypatch.setattr(apiserver, "now_rfc3339", lambda: _rfc3339(stamp))
+    frozen = float(stamp + ahead)
     monkeypatch.setattr(output, "now", lambda: frozen)
     return frozen
 
@@ -340,19 +347,40 @@ def test_get_nodes_namespaces_quotas_events(cluster: Cluster, monkeypatch: pytes
     )
 
 
+class _Worker(threading.Thread):
+    """A thread whose failure fails the test: ``join()`` re-raises what ``target`` raised."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        super().__init__(name="test-worker", daemon=True)
+        self._work = target
+        self._error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._work()
+        except BaseException as err:  # handed to the test thread by join()
+            self._error = err
+
+    def join(self, timeout: float | None = 30) -> None:
+        super().join(timeout)
+        assert not self.is_alive(), "the worker thread did not finish"
+        if self._error is not None:
+            raise self._error
+
+
 def test_get_watch_prints_rows_as_events_arrive(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
     _freeze(monkeypatch)
     cluster.create_pod("web")
 
     def later() -> None:
-        time.sleep(0.3)
+        cluster.wait_for_watchers()  # the CLI has listed and its watch is live
         cluster.create_pod("api-server-of-the-team")
         cluster.set_status("web", {"phase": "Running"})
 
-    worker = threading.Thread(target=later)
-    worker.start()
+    worker = _Worker(later)
     code, out, err = cluster.run(
-        "get", "pods", "-w", "--watch-max-events", "2", "--watch-timeout", "10", "--output-watch-events"
+        "get", "pods", "-w", "--watch-max-events", "2", "--watch-timeout", "30", "--output-watch-events"
     )
     worker.join()
     assert (code, err) == (0, "")
@@ -370,14 +398,13 @@ def test_get_watch_single_name_json(cluster: Cluster) -> None:
     cluster.create_pod("other")
 
     def later() -> None:
-        time.sleep(0.3)
+        cluster.wait_for_watchers()  # the CLI has listed and its watch is live
         cluster.set_status("other", {"phase": "Running"})
         cluster.set_status("web", {"phase": "Succeeded"})
 
-    worker = threading.Thread(target=later)
-    worker.start()
+    worker = _Worker(later)
     code, out, err = cluster.run(
-        "get", "pod", "web", "-w", "--watch-only", "--watch-max-events", "1", "--watch-timeout", "10", "-o", "json"
+        "get", "pod", "web", "-w", "--watch-only", "--watch-max-events", "1", "--watch-timeout", "30", "-o", "json"
     )
     worker.join()
     assert (code, err) == (0, "")
@@ -456,7 +483,7 @@ def _trace(pod: str) -> dict[str, Any]:
 
 
 def apiserver_now() -> str:
-    return _rfc3339(time.time())
+    return apiserver.now_rfc3339()  # the server's clock: frozen along with the CLI's by _freeze
 
 
 def test_describe_pod_with_events_scheduling_oom_and_sandbox(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -737,10 +764,13 @@ def test_delete_no_wait_leaves_terminating_pod_and_force(cluster: Cluster, monke
 # ---- errors --------------------------------------------------------------------------------------------
 
 
-def _closed_port() -> int:
+@contextlib.contextmanager
+def _closed_port() -> Iterator[int]:
+    """A loopback port that refuses connections while the block runs: bound, so no other process can take it,
+    but not listening."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+        yield int(s.getsockname()[1])
 
 
 def test_errors_and_exit_codes(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -758,19 +788,19 @@ def test_errors_and_exit_codes(cluster: Cluster, monkeypatch: pytest.MonkeyPatch
     )
     assert cluster.run("get", "pods", "-n", "ghost") == (0, "", "No resources found in ghost namespace.\n")
 
-    port = _closed_port()
-    out, err = io.StringIO(), io.StringIO()
     from minikube_py.cli import main as cli
 
-    assert cli.main(["get", "pods", "--server", f"http://127.0.0.1:{port}"], out=out, err=err) == 1
-    assert err.getvalue() == (
-        f"error: cannot reach the API server at http://127.0.0.1:{port} (connection refused); "
-        "is `minikube-py up` running?\n"
-    )
-    monkeypatch.setenv(client_mod.SERVER_ENV, f"http://127.0.0.1:{port}")
-    out, err = io.StringIO(), io.StringIO()
-    assert cli.main(["delete", "pod", "x"], out=out, err=err) == 1
-    assert f"http://127.0.0.1:{port} (connection refused)" in err.getvalue()
+    with _closed_port() as port:
+        out, err = io.StringIO(), io.StringIO()
+        assert cli.main(["get", "pods", "--server", f"http://127.0.0.1:{port}"], out=out, err=err) == 1
+        assert err.getvalue() == (
+            f"error: cannot reach the API server at http://127.0.0.1:{port} (connection refused); "
+            "is `minikube-py up` running?\n"
+        )
+        monkeypatch.setenv(client_mod.SERVER_ENV, f"http://127.0.0.1:{port}")
+        out, err = io.StringIO(), io.StringIO()
+        assert cli.main(["delete", "pod", "x"], out=out, err=err) == 1
+        assert f"http://127.0.0.1:{port} (connection refused)" in err.getvalue()
 
 
 def test_check_response_turns_status_into_cli_error() -> None:
@@ -944,19 +974,20 @@ def test_top_pods_and_nodes_from_the_agent_summary(cluster: Cluster) -> None:
 
 def test_top_nodes_marks_an_unreachable_agent_unknown(cluster: Cluster) -> None:
     cluster.create_node("node-a")
-    cluster.client.put(
-        "/api/v1/nodes/node-a/status",
-        {
-            "apiVersion": "v1",
-            "kind": "Node",
-            "status": {
-                "allocatable": {"cpu": "1"},
-                "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
-                "daemonEndpoints": {"kubeletEndpoint": {"Port": _closed_port()}},
+    with _closed_port() as port:
+        cluster.client.put(
+            "/api/v1/nodes/node-a/status",
+            {
+                "apiVersion": "v1",
+                "kind": "Node",
+                "status": {
+                    "allocatable": {"cpu": "1"},
+                    "addresses": [{"type": "InternalIP", "address": "127.0.0.1"}],
+                    "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
+                },
             },
-        },
-    )
-    code, out, err = cluster.run("top", "node")
+        )
+        code, out, err = cluster.run("top", "node")
     assert code == 0
     assert out == (
         "NAME     CPU(cores)   CPU%        MEMORY(bytes)   MEMORY%\n"

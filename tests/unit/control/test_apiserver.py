@@ -9,6 +9,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from minikube_py.control import apiserver
+from minikube_py.control.store import SQLiteStore
+
 Client = TestClient[Any, Any]
 
 
@@ -170,9 +173,8 @@ async def test_watch_stream_resume_and_gone(api: Client) -> None:
     rv = start["metadata"]["resourceVersion"]
 
     async def collect(n: int, since: str) -> list[dict[str, Any]]:
-        r = await api.get(
-            "/api/v1/namespaces/default/pods", params={"watch": "true", "resourceVersion": since, "timeoutSeconds": "5"}
-        )
+        params = {"watch": "true", "resourceVersion": since, "timeoutSeconds": "30"}
+        r = await api.get("/api/v1/namespaces/default/pods", params=params)
         events = []
         async for line in r.content:
             events.append(json.loads(line))
@@ -182,12 +184,18 @@ async def test_watch_stream_resume_and_gone(api: Client) -> None:
         return events
 
     watcher = asyncio.create_task(collect(3, rv))
-    await asyncio.sleep(0.2)
+    # Write once the watch is live, so the events come through the live path (the resume below replays the log).
+    store = api.server.app[apiserver.SERVICE].store
+    assert isinstance(store, SQLiteStore)
+    deadline = asyncio.get_running_loop().time() + 10
+    while store.watcher_count() < 1:
+        assert asyncio.get_running_loop().time() < deadline and not watcher.done(), "the watch did not start"
+        await asyncio.sleep(0.01)
     created = await create(api, pod("w1"))
     created["metadata"]["labels"] = {"x": "y"}
     await api.put("/api/v1/namespaces/default/pods/w1", json=created)
     await api.delete("/api/v1/namespaces/default/pods/w1")
-    events = await asyncio.wait_for(watcher, 10)
+    events = await asyncio.wait_for(watcher, 40)
     assert [e["type"] for e in events] == ["ADDED", "MODIFIED", "DELETED"]
     # resume from the first event's revision: the rest replays without a gap
     resumed = await collect(2, events[0]["object"]["metadata"]["resourceVersion"])

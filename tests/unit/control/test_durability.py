@@ -15,6 +15,7 @@ from typing import Any
 import aiohttp
 
 CLI = str(Path(sys.executable).with_name("minikube-py"))
+READY_TIMEOUT = 30.0
 
 
 def _free_port() -> int:
@@ -23,23 +24,45 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def _start(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [CLI, "control-plane", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+async def _start(tmp_path: Path, port: int | None = None) -> tuple[subprocess.Popen[bytes], int]:
+    """Start the control plane (data in ``tmp_path/data``) on ``port``, else on a free one, and wait until it is
+    ready.  A port found free a moment ago may have been taken since by another process: then try another."""
+    for attempt in range(5):
+        port = port or _free_port()
+        log = tmp_path / f"control-plane-{attempt}-{port}.log"
+        with log.open("wb") as stderr:
+            proc = subprocess.Popen(
+                [CLI, "control-plane", "--data-dir", str(tmp_path / "data"), "--port", str(port)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
+        if await _ready(proc, port):
+            return proc, port
+        code = proc.poll()
+        proc.kill()
+        proc.wait()
+        output = log.read_text(errors="replace")
+        if code is not None and "address already in use" in output:
+            port = None
+            continue
+        problem = f"exited with status {code}" if code is not None else f"was not ready within {READY_TIMEOUT} s"
+        raise AssertionError(f"the control plane {problem}:\n{output[-2000:]}")
+    raise AssertionError("the control plane found no free port in 5 attempts")
+
+
+async def _ready(proc: subprocess.Popen[bytes], port: int) -> bool:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + READY_TIMEOUT
     async with aiohttp.ClientSession() as session:
-        for _ in range(200):
+        while loop.time() < deadline and proc.poll() is None:
             try:
                 async with session.get(f"http://127.0.0.1:{port}/readyz") as r:
                     if r.status == 200:
-                        return proc
+                        return True
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.05)
-    proc.kill()
-    raise AssertionError("the control plane did not come up")
+    return False
 
 
 def _pod(name: str) -> dict[str, Any]:
@@ -47,9 +70,8 @@ def _pod(name: str) -> dict[str, Any]:
 
 
 async def test_kill_9_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    port = _free_port()
+    proc, port = await _start(tmp_path)
     base = f"http://127.0.0.1:{port}/api/v1/namespaces/default/pods"
-    proc = await _start(tmp_path, port)
     acknowledged: dict[str, int] = {}
     try:
         async with aiohttp.ClientSession() as session:
@@ -65,13 +87,17 @@ async def test_kill_9_loses_nothing_acknowledged(tmp_path: Path) -> None:
                         return
 
             workers = [asyncio.create_task(creator(w)) for w in range(4)]
+            deadline = asyncio.get_running_loop().time() + 60
             while len(acknowledged) < 150:
+                assert not all(w.done() for w in workers), f"the creators stopped after {len(acknowledged)} creates"
+                assert asyncio.get_running_loop().time() < deadline, f"only {len(acknowledged)} creates in 60 s"
                 await asyncio.sleep(0.01)
             os.kill(proc.pid, signal.SIGKILL)  # mid-stream: requests are in flight
             await asyncio.gather(*workers)
         proc.wait()
         before_kill = min(acknowledged.values())
-        proc = await _start(tmp_path, port)
+        proc, port = await _start(tmp_path, port)  # the same port, unless another process took it meanwhile
+        base = f"http://127.0.0.1:{port}/api/v1/namespaces/default/pods"
         async with aiohttp.ClientSession() as session:
             async with session.get(base) as r:
                 listing = await r.json()
@@ -82,7 +108,8 @@ async def test_kill_9_loses_nothing_acknowledged(tmp_path: Path) -> None:
                 assert r.status == 201
                 new_rv = int((await r.json())["metadata"]["resourceVersion"])
             assert new_rv > max(acknowledged.values())
-            params = {"watch": "true", "resourceVersion": str(before_kill), "timeoutSeconds": "3"}
+            # A generous bound: the loop stops at the marker, long before it on any healthy run.
+            params = {"watch": "true", "resourceVersion": str(before_kill), "timeoutSeconds": "30"}
             replayed = set()
             async with session.get(base, params=params) as r:
                 async for line in r.content:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from typing import Any
 
 import pytest
@@ -41,19 +40,18 @@ async def test_pods_namespaces_nodes_quotas_and_watch(api: TestClient[Any, Any])
     run = asyncio.to_thread
     await run(v1.create_namespace, client.V1Namespace(metadata=client.V1ObjectMeta(name="demo")))
     events: list[tuple[str, str]] = []
-    ready = threading.Event()
+    # The watch starts from the listing's resourceVersion, as an informer's: it sees every change after the list,
+    # whether its request reaches the server before or after the writes below.
+    since = (await run(v1.list_namespaced_pod, "demo")).metadata.resource_version
 
     def watch_pods() -> None:
         w = watch.Watch()
-        ready.set()
-        for event in w.stream(v1.list_namespaced_pod, "demo", timeout_seconds=10):
+        for event in w.stream(v1.list_namespaced_pod, "demo", resource_version=since, timeout_seconds=30):
             events.append((event["type"], event["object"].metadata.name))
             if len(events) == 3:
                 w.stop()
 
     watcher = asyncio.create_task(run(watch_pods))
-    await run(ready.wait)
-    await asyncio.sleep(0.3)
     created = await run(v1.create_namespaced_pod, "demo", _pod("web"))
     assert created.metadata.uid and created.status.qos_class == "Guaranteed"
     got = await run(v1.read_namespaced_pod, "web", "demo")
@@ -64,7 +62,7 @@ async def test_pods_namespaces_nodes_quotas_and_watch(api: TestClient[Any, Any])
     assert status.status.phase == "Pending"
     await run(v1.patch_namespaced_pod, "web", "demo", {"metadata": {"labels": {"app": "demo", "tier": "x"}}})
     await run(v1.delete_namespaced_pod, "web", "demo")
-    await asyncio.wait_for(watcher, 15)
+    await asyncio.wait_for(watcher, 45)  # the watch itself ends after 30 s
     assert events == [("ADDED", "web"), ("MODIFIED", "web"), ("DELETED", "web")]
     with pytest.raises(ApiException) as info:
         await run(v1.read_namespaced_pod, "web", "demo")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
-from minikube_py.control import apiserver, nodelifecycle
+from minikube_py.control import apiserver, errors, nodelifecycle
 from minikube_py.control.registry import RESOURCES
 from minikube_py.control.store import SQLiteStore
 from minikube_py.util.clock import FakeClock
@@ -147,21 +148,30 @@ async def test_pressure_conditions_become_noschedule_taints(tmp_path: Path) -> N
 async def test_pressure_taints_follow_node_updates_without_waiting_for_the_monitor(tmp_path: Path) -> None:
     nodes = RESOURCES["nodes"]
     async with running_controller(tmp_path, "d") as (service, clock):
+        # The controller's own startup write (the pod CIDR) must land first: a status PUT carrying the
+        # resourceVersion from before it would get 409.
+        await _until(lambda: _pod_cidr(service, "d"), "node d to get its pod CIDR")
 
         async def taints_after(status: str) -> list[str]:
-            await asyncio.sleep(0.05)  # the first monitor pass, the watch and the pod CIDR assignment run
-            got = await service.get(nodes, "", "d")
-            got["status"]["conditions"] = [
-                {"type": "Ready", "status": "True", "lastHeartbeatTime": nodelifecycle.format_time(clock.now())},
-                {"type": "DiskPressure", "status": status},
-            ]
-            await service.update(nodes, "", "d", got, subresource="status")
-            for _ in range(200):
-                await asyncio.sleep(0.01)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + WAIT
+            while True:
+                got = await service.get(nodes, "", "d")
+                got["status"]["conditions"] = [
+                    {"type": "Ready", "status": "True", "lastHeartbeatTime": nodelifecycle.format_time(clock.now())},
+                    {"type": "DiskPressure", "status": status},
+                ]
+                try:
+                    await service.update(nodes, "", "d", got, subresource="status")
+                    break
+                except errors.ApiError as err:  # another write in between: read again, as an agent would
+                    assert err.code == 409 and loop.time() < deadline, err
+            while True:
                 taints = [t["key"] for t in (await service.get(nodes, "", "d"))["spec"].get("taints", [])]
                 if (status == "True") == bool(taints):
                     return taints
-            return taints
+                assert loop.time() < deadline, f"DiskPressure={status} left the taints at {taints} after {WAIT} s"
+                await asyncio.sleep(0.01)
 
         assert await taints_after("True") == ["node.kubernetes.io/disk-pressure"]
         assert await taints_after("False") == []
@@ -170,7 +180,8 @@ async def test_pressure_taints_follow_node_updates_without_waiting_for_the_monit
 async def test_new_nodes_get_distinct_pod_cidrs_at_once(tmp_path: Path) -> None:
     nodes = RESOURCES["nodes"]
     async with running_controller(tmp_path, "before") as (service, clock):  # "before" exists at start
-        await asyncio.sleep(0.05)
+        # The controller has listed (and allocated) before the new nodes come: they are allocated from its watch.
+        await _until(lambda: _pod_cidr(service, "before"), "node before to get its pod CIDR")
         for name in ("n1", "n2"):
             await service.create(nodes, "", _node(name, clock.now()))
 
@@ -178,13 +189,36 @@ async def test_new_nodes_get_distinct_pod_cidrs_at_once(tmp_path: Path) -> None:
             items = [await service.get(nodes, "", n) for n in ("before", "n1", "n2")]
             return {i["metadata"]["name"]: i["spec"].get("podCIDR", "") for i in items}
 
-        for _ in range(200):
+        async def all_set() -> dict[str, str] | None:
             got = await cidrs()
-            if all(got.values()):
-                break
-            await asyncio.sleep(0.01)
+            return got if all(got.values()) else None
+
+        got = await _until(all_set, "every node to get a pod CIDR")
         assert sorted(got.values()) == ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"], got
         assert (await service.get(nodes, "", "n1"))["spec"]["podCIDRs"] == [got["n1"]]
+
+
+WAIT = 10.0
+"""Seconds a test waits for the controller to act before it fails."""
+
+_T = TypeVar("_T")
+
+
+async def _until(probe: Callable[[], Awaitable[_T | None]], what: str, timeout: float = WAIT) -> _T:
+    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        value = await probe()
+        if value:
+            return value
+        assert loop.time() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+async def _pod_cidr(service: apiserver.ApiService, name: str) -> str:
+    node = await service.get(RESOURCES["nodes"], "", name)
+    return str(node.get("spec", {}).get("podCIDR") or "")
 
 
 @contextlib.asynccontextmanager

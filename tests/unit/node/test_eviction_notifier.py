@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -386,20 +387,31 @@ async def test_a_kernel_notification_refreshes_and_looks_at_once(tmp_path: Path)
     assert rig.driver.live() == [] and rig.watcher._usage_fd == -1  # cancelled: everything closed
 
 
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
+    """Let the loop run until ``condition()`` holds; fail after ``timeout`` seconds (real time: the sampler sleeps)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, f"timed out after {timeout} s waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
 async def test_run_samples_refreshes_and_stops(tmp_path: Path) -> None:
     rig = Rig(tmp_path, sample_interval=0.01, refresh_interval=10.0)
     stop = asyncio.Event()
     task = asyncio.create_task(rig.watcher.run(stop))
-    await asyncio.sleep(0.1)
-    assert rig.watcher.samples >= 3 and rig.driver.stats_calls == 1
+    await _until(lambda: rig.watcher.samples >= 3, "3 samples")
+    assert rig.driver.stats_calls == 1 and rig.woke == 0
     rig.available(100 * Mi)  # crosses both thresholds between two samples: one wake
-    await asyncio.sleep(0.05)
-    assert rig.woke == 1
+    await _until(lambda: rig.woke >= 1, "the wake")
+    samples = rig.watcher.samples
+    await _until(lambda: rig.watcher.samples >= samples + 3, "3 more samples")
+    assert rig.woke == 1  # still below both thresholds: no further wake
     rig.clock.now += 10.0
-    await asyncio.sleep(0.05)
+    await _until(lambda: rig.driver.stats_calls >= 2, "the refresh")
     assert rig.driver.stats_calls == 2  # the refresh interval re-reads inactive_file
     stop.set()
-    await asyncio.wait_for(task, 1.0)
+    await asyncio.wait_for(task, 5.0)
     assert rig.driver.live() == [] and rig.watcher._usage_fd == -1
 
 

@@ -57,7 +57,7 @@ async def dial(host: str, port: int, remaining: float) -> socket.socket:
     return sock
 
 
-async def _get(port: int, path: str, headers: list[tuple[str, str]] | None = None, timeout: float = 2):
+async def _get(port: int, path: str, headers: list[tuple[str, str]] | None = None, timeout: float = 10):
     return await httpclient.get(dial, "HTTP", "127.0.0.1", port, path, headers or [], timeout, "kube-probe/1.30")
 
 
@@ -101,11 +101,10 @@ async def test_body_limit_timeout_and_refused(server: tuple[int, list[bytes]]) -
         f'Get "http://127.0.0.1:{port}/hang": '
         "context deadline exceeded (Client.Timeout exceeded while awaiting headers)"
     )
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    closed_port = probe.getsockname()[1]
-    probe.close()
-    refused = await _get(closed_port, "/ok")
+    with socket.socket() as held:  # bound, so no other process can take the port, but not listening: refused
+        held.bind(("127.0.0.1", 0))
+        closed_port = held.getsockname()[1]
+        refused = await _get(closed_port, "/ok")
     assert refused.output == (
         f'Get "http://127.0.0.1:{closed_port}/ok": dial tcp 127.0.0.1:{closed_port}: connect: connection refused'
     )
