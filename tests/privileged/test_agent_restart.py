@@ -14,6 +14,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -47,7 +48,12 @@ async def test_agent_kill_9_and_restart_readopts_pods(cgroup_driver: CgroupDrive
         started = json.loads(out.read_text())
         os.kill(host.pid, signal.SIGKILL)  # the agent dies without a word
         host.wait()
-        await asyncio.sleep(4.0)  # meanwhile "quitter" exits 3 and "hog" is OOM-killed
+        # Meanwhile "quitter" exits 3 and "hog" is OOM-killed: the shim reaps them with no agent there.
+        deadline = time.monotonic() + 60
+        for name in ("quitter", "hog"):
+            while _alive(started[name]["pid"]):
+                assert time.monotonic() < deadline, f"{name} did not end while the agent was away"
+                await asyncio.sleep(0.05)
         runtime = Runtime(cgroup_driver, state_dir=str(state_dir), pause_argv=pause_argv())
         await runtime.start()
         sandboxes = runtime.sandboxes
@@ -81,6 +87,15 @@ async def test_agent_kill_9_and_restart_readopts_pods(cgroup_driver: CgroupDrive
         for sandbox in list(runtime.sandboxes.values()):
             await runtime.remove_pod_sandbox(sandbox)
         await runtime.close(shutdown_shim=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` still runs (a zombie has ended too, it just has not been reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
 
 
 def _fd_count(pid: int) -> int:
@@ -139,7 +154,20 @@ async def test_create_delete_cycles_leak_nothing(runtime: Runtime, tmp_path: Pat
     }
     for i in range(cycles):
         await cycle(i)
-    await asyncio.sleep(0.2)
+
+    def now() -> dict[str, Any]:
+        return {
+            "fds": _fd_count(os.getpid()),
+            "shim_fds": _fd_count(shim),
+            "cgroups": _cgroup_dirs(runtime.driver),
+            "mounts": _own_mounts(),
+        }
+
+    # The last removals may still be settling (a supervisor removing its cgroup, the shim closing a pipe): give
+    # them a moment; a leak stays.
+    deadline = time.monotonic() + 10
+    while now() != baseline and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     assert _fd_count(os.getpid()) == baseline["fds"]
     assert _fd_count(shim) == baseline["shim_fds"]
     assert _cgroup_dirs(runtime.driver) == baseline["cgroups"]

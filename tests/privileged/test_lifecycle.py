@@ -156,7 +156,11 @@ async def test_termination_grace_sigterm_then_sigkill(runtime: Runtime, tmp_path
     polite = await runtime.start_container(
         sandbox, ContainerConfig("polite", ["sh", "-c", "trap 'exit 0' TERM; sleep 300 & wait"], env)
     )
-    await asyncio.sleep(0.5)
+    # Until both shells have set their traps and forked their sleeps (shell + sleeps in each cgroup).
+    deadline = time.monotonic() + 10
+    while len(runtime.driver.pids(stubborn.cgroup)) < 3 or len(runtime.driver.pids(polite.cgroup)) < 2:
+        assert time.monotonic() < deadline, (runtime.driver.pids(stubborn.cgroup), runtime.driver.pids(polite.cgroup))
+        await asyncio.sleep(0.02)
     stubborn_pids = runtime.driver.pids(stubborn.cgroup)
     assert len(stubborn_pids) == 3
     cgroup_dirs = [os.path.join(root, sandbox.cgroup) for root in runtime.driver.roots()]
@@ -164,7 +168,7 @@ async def test_termination_grace_sigterm_then_sigkill(runtime: Runtime, tmp_path
     await runtime.remove_pod_sandbox(sandbox, grace=2.0)
     assert polite.exit is not None and stubborn.exit is not None
     assert (polite.exit.reason, polite.exit.exit_code) == ("Completed", 0)
-    assert polite.exit.finished_at - t0 < 1.5  # it left on SIGTERM, well before the deadline
+    assert polite.exit.finished_at - t0 < 2.0  # it left on SIGTERM, before the grace deadline's SIGKILL
     assert (stubborn.exit.exit_code, stubborn.exit.reason) == (137, "Error")
     assert 1.9 <= stubborn.exit.finished_at - t0 < 4.0  # killed at the grace deadline
     for pid in [*stubborn_pids, polite.pid, sandbox.pause_pid]:
@@ -279,8 +283,11 @@ async def test_exec_runs_in_the_container(runtime: Runtime, tmp_path: Path) -> N
     assert result.stderr == "oops\n"
     hung = await runtime.exec_in_container(c, ["sh", "-c", "sleep 100 & sleep 101"], timeout=0.5)
     assert hung.timed_out and hung.exit_code == 137
-    await asyncio.sleep(0.1)
-    assert runtime.driver.pids(c.cgroup) == [c.pid]  # the probe's whole process group is gone
+    # The probe's whole process group is gone (SIGKILLed: leaving the cgroup takes the kernel a moment).
+    deadline = time.monotonic() + 10
+    while runtime.driver.pids(c.cgroup) != [c.pid] and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert runtime.driver.pids(c.cgroup) == [c.pid]
     await runtime.remove_pod_sandbox(sandbox)
 
 

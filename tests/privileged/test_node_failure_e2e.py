@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.root]
 
 FAST = ["--nodes", "2", "--node-monitor-grace-period", "4", "--node-status-update-frequency", "1"]
 UNREACHABLE = "node.kubernetes.io/unreachable"
+RECOVERY_TIMEOUT_S = 60
 
 
 def _pod(name: str, node: str, toleration_seconds: int | None = None) -> dict[str, Any]:
@@ -89,7 +90,9 @@ async def _while_unreachable(c: Cluster, node: str) -> None:
 
 
 async def _after_return(c: Cluster, node: str, stays_pid: int, goes_pid: int) -> None:
-    await c.wait("the node to be Ready again", lambda: _is(_ready(c, node), "True"), timeout=30)
+    # After a partition the agent's requests in flight across it must time out first (10 s each) before it
+    # reports again and picks up what happened meanwhile: recovery takes some 20 s, hence a minute's deadline.
+    await c.wait("the node to be Ready again", lambda: _is(_ready(c, node), "True"), timeout=RECOVERY_TIMEOUT_S)
 
     async def untainted() -> bool:
         return UNREACHABLE not in await _taints(c, node)
@@ -99,14 +102,14 @@ async def _after_return(c: Cluster, node: str, stays_pid: int, goes_pid: int) ->
     async def goes_stopped() -> bool:
         return not psutil.pid_exists(goes_pid) or psutil.Process(goes_pid).status() == psutil.STATUS_ZOMBIE
 
-    await c.wait("the deleted pod's process to be stopped by its agent", goes_stopped, timeout=30)
+    await c.wait("the deleted pod's process to be stopped by its agent", goes_stopped, timeout=RECOVERY_TIMEOUT_S)
     assert psutil.pid_exists(stays_pid), "the pod that stayed must keep running"
 
     async def stays_ready() -> bool:
         pod = await c.get("/api/v1/namespaces/default/pods/stays")
         return any(x["type"] == "Ready" and x["status"] == "True" for x in pod["status"].get("conditions", []))
 
-    await c.wait("the staying pod to be Ready again", stays_ready, timeout=30)
+    await c.wait("the staying pod to be Ready again", stays_ready, timeout=RECOVERY_TIMEOUT_S)
     assert await _container_pid(c, "stays") == stays_pid  # the same process, never restarted
 
 

@@ -70,9 +70,13 @@ async def test_readiness_flips_without_restarts_and_probes_use_the_pod_ip(tmp_pa
         pod = await c.get("/api/v1/namespaces/default/pods/web")
         pod_ip = pod["status"]["podIP"]
         gateway = pod_ip.rsplit(".", 1)[0] + ".1"
-        logs = await c.get("/api/v1/namespaces/default/pods/web/log")
-        # From the node through the pod network (the bridge's address), not the pod's own loopback.
-        assert f"probe /ready from {gateway}" in logs, logs
+
+        async def probe_logged() -> bool:
+            return f"probe /ready from {gateway}" in await c.get("/api/v1/namespaces/default/pods/web/log")
+
+        # From the node through the pod network (the bridge's address), not the pod's own loopback.  The line
+        # reaches the log through the shim's pump, which may trail the Ready it led to.
+        await c.wait("the probe's line in the log", probe_logged, timeout=15)
 
         for flag, expected in (("rm", "False"), ("touch", "True"), ("rm", "False")):
             done = await asyncio.to_thread(_cli, c, "exec", "web", "--", flag, "/state/ready")

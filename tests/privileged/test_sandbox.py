@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -132,21 +134,30 @@ def _zombies_in_pid_namespace(pid_ns_inode: int) -> list[int]:
     return found
 
 
+def _children(pid: int) -> list[int]:
+    """Every child of ``pid``, zombies included (a zombie stays its parent's child until it is reaped)."""
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
 async def test_shared_pid_namespace_pause_reaps_orphans(runtime: Runtime, tmp_path: Path) -> None:
     sandbox = await runtime.run_pod_sandbox(_sandbox_config("reaper-pod", share=True))
-    # The inner shell exits at once; its 20 short sleeps are orphaned to PID 1 (the pause) and exit soon.
-    script = "sh -c 'for i in $(seq 20); do sleep 0.2 & done; exit 0'; echo spawned; exec sleep 300"
+    # The inner shell exits at once: its 20 sleeps are orphaned to PID 1 of the shared PID namespace (the pause).
+    # They live until this test ends them, so their re-parenting is seen however slow the machine is.
+    script = "sh -c 'for i in $(seq 20); do sleep 300 & done; exit 0'; echo spawned; exec sleep 301"
     c = await runtime.start_container(sandbox, _container("orphaner", ["sh", "-c", script], tmp_path))
-    for _ in range(600):
-        if "spawned" in stream_text(tmp_path / "orphaner.log"):
-            break
+    deadline = time.monotonic() + 30
+    while len(orphans := _children(sandbox.pause_pid)) < 20:
+        assert time.monotonic() < deadline, f"the orphaned sleeps were not re-parented to the pause: {orphans}"
         await asyncio.sleep(0.05)
-    # First check the orphans really belonged to the pause while they lived.
-    children = Path(f"/proc/{sandbox.pause_pid}/task/{sandbox.pause_pid}/children").read_text().split()
-    await asyncio.sleep(1.2)
+    assert len(orphans) == 20, orphans
+    for pid in orphans:  # they die now; only the pause can reap them
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while left := _children(sandbox.pause_pid):
+        assert time.monotonic() < deadline, f"the pause did not reap its orphans: {left}"
+        await asyncio.sleep(0.05)
     assert _zombies_in_pid_namespace(sandbox.namespaces["pid"]) == []
     assert c.running
-    assert children, "the orphaned sleeps were not re-parented to the pause"
     await runtime.remove_pod_sandbox(sandbox)
 
 
@@ -170,7 +181,11 @@ async def test_removing_pod_leaves_nothing(runtime: Runtime, tmp_path: Path) -> 
     b = await runtime.start_container(
         sandbox, _container("b", ["sh", "-c", "trap '' TERM; sleep 300 & sleep 301 & wait"], tmp_path)
     )
-    await asyncio.sleep(0.3)
+    # Until b's shell has set its trap and forked both sleeps (a SIGTERM before the trap would end it early).
+    deadline = time.monotonic() + 30
+    while len(runtime.driver.pids(b.cgroup)) < 3:
+        assert time.monotonic() < deadline, f"b never forked its sleeps: {runtime.driver.pids(b.cgroup)}"
+        await asyncio.sleep(0.02)
     pids = [sandbox.pause_pid, a.pid, b.pid, *runtime.driver.pids(b.cgroup)]
     cgroup_dirs = [os.path.join(root, sandbox.cgroup) for root in runtime.driver.roots()]
     assert all(os.path.isdir(d) for d in cgroup_dirs)
@@ -196,9 +211,9 @@ async def test_pause_and_containers_join_their_cgroups_in_every_hierarchy(runtim
             for root in runtime.driver.roots():
                 with open(os.path.join(root, cgroup, "cgroup.procs")) as f:
                     assert str(pid) in f.read().split(), f"{pid} not in {root}/{cgroup}"
-        for _ in range(200):
-            if len(runtime.driver.pids(c.cgroup)) == 2:
-                break
+        # `python -S` has to start and fork first: slow under load and in the TCG guest.
+        deadline = time.monotonic() + 30
+        while len(runtime.driver.pids(c.cgroup)) < 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         assert len(runtime.driver.pids(c.cgroup)) == 2  # the container's child was born inside too
     finally:

@@ -129,20 +129,20 @@ async def test_probe_counts_what_a_cluster_would_leak(tmp_path: Path) -> None:
             for d in (root, os.path.join(root, pod_dir)):
                 os.makedirs(d, exist_ok=True)
                 created.append(d)
-        await asyncio.sleep(0.2)
         target = leaks.pids_below([])  # nothing below no roots
         assert target == []
+        # unshare's child, in the new network namespace: it must have been forked before unshare moves into the
+        # pod cgroup (a child forked later would be born there and counted as a second node process).
+        deadline = time.monotonic() + 30
+        while not (kids := Path(f"/proc/{sleeper.pid}/task/{sleeper.pid}/children").read_text().split()):
+            assert sleeper.poll() is None, "unshare --net --fork failed"
+            assert time.monotonic() < deadline, "unshare never forked its child"
+            await asyncio.sleep(0.02)
+        child = int(kids[0])
         with open(os.path.join(probe.roots[0], pod_dir, "cgroup.procs"), "w") as f:
             f.write(str(sleeper.pid))
         mount.mkdir(parents=True)
         subprocess.run(["mount", "-t", "tmpfs", "tmpfs", str(mount)], check=True)
-        child = sleeper.pid
-        for _ in range(100):  # unshare's child, in the new network namespace
-            kids = Path(f"/proc/{sleeper.pid}/task/{sleeper.pid}/children").read_text().split()
-            if kids:
-                child = int(kids[0])
-                break
-            await asyncio.sleep(0.02)
         probe.pod_gone({"net": os.stat(f"/proc/{child}/ns/net").st_ino})
         ns_file.touch()
         subprocess.run(["mount", "--bind", f"/proc/{child}/ns/net", str(ns_file)], check=True)
@@ -176,9 +176,8 @@ async def test_probe_counts_what_a_cluster_would_leak(tmp_path: Path) -> None:
         subprocess.run(["umount", str(mount)], check=False)
         subprocess.run(["umount", str(ns_file)], check=False)
         subprocess.run(["ip", "netns", "del", netns], check=False, capture_output=True)
-        for _ in range(50):
-            if not leaks.pids_below(probe.roots):
-                break
+        deadline = time.monotonic() + 10  # the killed processes leave the cgroups before these can go
+        while leaks.pids_below(probe.roots) and time.monotonic() < deadline:
             await asyncio.sleep(0.02)
         for d in reversed(created):
             os.rmdir(d)

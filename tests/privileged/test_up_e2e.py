@@ -25,6 +25,8 @@ from minikube_py.node.cgroups import detect
 pytestmark = [pytest.mark.root]
 CLI = str(Path(sys.executable).with_name("minikube-py"))
 ALLOC = "import time\nb = []\nfor _ in range(50):\n    b.append(bytearray(4 << 20))\n    time.sleep(0.02)\n"
+# From creating an OOM-ing pod to seeing its OOMKilled state with a restart.
+OOM_SEEN_TIMEOUT_S = 30.0
 
 
 def _free_port() -> int:
@@ -144,8 +146,9 @@ async def test_oom_pod_logs_exec_top_delete_and_ctrl_c(cluster: Cluster) -> None
                 return pod
         return None
 
-    pod = await cluster.wait("OOMKilled with a restart", oom_seen, timeout=10)
-    assert time.monotonic() - t0 < 10
+    # Two start/OOM cycles through the API: seconds, but the bound leaves room for a loaded machine.
+    pod = await cluster.wait("OOMKilled with a restart", oom_seen, timeout=OOM_SEEN_TIMEOUT_S)
+    assert time.monotonic() - t0 <= OOM_SEEN_TIMEOUT_S
     records = json.loads(pod["metadata"]["annotations"]["minikube-py.io/oom-records"])
     assert records[0]["limit_bytes"] == 64 << 20 and records[0]["memory_curve"]
     sandbox = json.loads(pod["metadata"]["annotations"]["minikube-py.io/sandbox"])
@@ -251,7 +254,7 @@ async def test_three_nodes_spread_pods_and_refuse_a_too_big_one(tmp_path: Path) 
         server = f"http://{subnet}.254:{port}"  # the control plane, seen from the nodes
         probe = (
             "import sys, urllib.request, urllib.error\n"
-            "try:\n    print(urllib.request.urlopen(sys.argv[1] + '/api/v1/nodes', timeout=5).status)\n"
+            "try:\n    print(urllib.request.urlopen(sys.argv[1] + '/api/v1/nodes', timeout=20).status)\n"
             "except urllib.error.HTTPError as e:\n    print(e.code, e.read().decode())\n"
         )
         bare = subprocess.run(
@@ -336,8 +339,9 @@ async def test_the_tour_with_the_cli(cluster: Cluster) -> None:
                 return line
         return None
 
-    line = await cluster.wait("get pods to show OOMKilled with restarts", oom_in_get, timeout=10)
-    assert time.monotonic() - t0 <= 10, line
+    # Two start/OOM cycles, each look a CLI process of its own (a Python start): room for a loaded machine.
+    line = await cluster.wait("get pods to show OOMKilled with restarts", oom_in_get, timeout=OOM_SEEN_TIMEOUT_S)
+    assert time.monotonic() - t0 <= OOM_SEEN_TIMEOUT_S, line
     described = (await asyncio.to_thread(_cli, cluster, "describe", "pod", "oom-demo")).stdout
     assert "OOM kills:" in described and "Limit:" in described and "64Mi" in described
     assert "Sandbox:" in described and "Events:" in described

@@ -103,6 +103,20 @@ exec switch_root /newroot /bin/bash "$init"
 """
 
 
+def inside_guest() -> bool:
+    """True in a guest booted by this module: its kernel command line carries init.sh's ``mk.init=``.
+
+    ``MKPY_IN_GUEST=1`` alone proves nothing: it is also set on the host to run the tests without their guest
+    twins.  Tests use this for time bounds that must allow for an emulated (TCG) guest, where Python runs ~20x
+    slower.
+    """
+    try:
+        words = Path("/proc/cmdline").read_text().split()
+    except OSError:
+        return False
+    return any(word.startswith("mk.init=") for word in words)
+
+
 class GuestSetupError(RuntimeError):
     """A package or a prepared asset is missing; the message says what to install or run."""
 

@@ -561,9 +561,13 @@ class Runtime:
         if notifier is None:
             return
         notifier.drain()
-        # Usage right now is at (or near) the limit: the kill has not happened yet on v1.
+        # The usage met the limit just now.  On v1 the eventfd fires before the kill completes, but a late loop
+        # reads the usage after the victim's memory was freed: the high-water mark keeps the approach to the
+        # limit in the curve (each container instance has its own cgroup, so the mark is this instance's).
         with contextlib.suppress(errors.CgroupError):
-            container.samples.append((self._clock(), self.driver.memory_usage(container.cgroup)))
+            usage = self.driver.memory_usage(container.cgroup)
+            peak = self.driver.stats(container.cgroup).memory_peak
+            container.samples.append((self._clock(), max(usage, peak or 0)))
         if container._oom_check is None or container._oom_check.done():
             container._oom_check = asyncio.create_task(self._confirm_oom(container))
 
