@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import platform
+import random
 import shutil
 import socket
 import time
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 ANNOTATION_OOM = "minikube-py.io/oom-records"
 ANNOTATION_SANDBOX = "minikube-py.io/sandbox"
 ANNOTATION_EVICTION = "minikube-py.io/eviction"
+# client-go's reflector: each watch asks the server to end it after 5 to 10 minutes (minWatchTimeout 5 min).
+WATCH_MIN_TIMEOUT_SECONDS = 300
 EXPLAINED_CANDIDATES = 10  # rows of the ranked candidate table kept on an evicted pod
 KUBELET_VERSION = f"v1.30.0-minikube-py.{__version__}"
 
@@ -382,12 +385,27 @@ class Agent:
                     await self._terminate(uid, 0)
                 await self._adopt_orphans(seen)
                 self.ready.set()
-                rv = listing["metadata"]["resourceVersion"]
-                async for event in self.api.watch(path, fieldSelector=selector, resourceVersion=rv):
-                    await self._on_pod(event["type"], event["object"])
+                await self._watch_pods(path, selector, str(listing["metadata"]["resourceVersion"]))
             except ApiRequestError as err:
                 log.warning("pod watch: %s; re-listing", err)
                 await asyncio.sleep(0.5 if err.code == 410 else 2.0)
+
+    async def _watch_pods(self, path: str, selector: str, rv: str) -> None:
+        """Follow pod events from ``rv``, as a reflector does: a stream the server ends (``timeoutSeconds``, 5 to
+        10 min, spread so that nodes don't re-watch together) or one that fell silent is resumed from the last
+        revision seen, bookmarks included; only an error sends the caller back to listing."""
+        while True:
+            timeout = str(random.randint(WATCH_MIN_TIMEOUT_SECONDS, 2 * WATCH_MIN_TIMEOUT_SECONDS))
+            try:
+                events = self.api.watch(path, fieldSelector=selector, resourceVersion=rv, timeoutSeconds=timeout)
+                async for event in events:
+                    rv = str(event["object"]["metadata"]["resourceVersion"])
+                    if event["type"] != "BOOKMARK":
+                        await self._on_pod(event["type"], event["object"])
+            except ApiRequestError as err:
+                if err.reason != "Timeout":
+                    raise
+                log.warning("pod watch: %s; resuming from resourceVersion %s", err, rv)
 
     async def _adopt_orphans(self, live: set[str]) -> None:
         """Sandboxes the runtime re-adopted whose pods no longer exist: remove them."""

@@ -20,12 +20,20 @@ class ApiRequestError(errors.MinikubeError):
         self.reason = reason
 
 
+# A watch asks for bookmarks, which the API server sends every minute on a quiet stream: a watch silent for
+# longer than this is dead (a peer that vanished in a partition never sends a FIN), and is given up.
+WATCH_READ_TIMEOUT = 150.0
+
+
 class ApiClient:
-    def __init__(self, server: str, *, token: str = "", timeout: float = 10.0) -> None:
+    def __init__(
+        self, server: str, *, token: str = "", timeout: float = 10.0, watch_read_timeout: float = WATCH_READ_TIMEOUT
+    ) -> None:
         """``token``: the cluster's bearer token, presented on every request (needed beyond loopback)."""
         self.server = server.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._timeout = timeout
+        self._watch_read_timeout = watch_read_timeout
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApiClient:
@@ -66,10 +74,12 @@ class ApiClient:
             raise ApiRequestError(0, "Timeout", f"the API server at {self.server} did not answer in time") from err
 
     async def watch(self, path: str, **params: str) -> AsyncIterator[dict[str, Any]]:
-        """Yield watch events; raises ApiRequestError(410) on an ERROR event with code 410."""
-        params = {**params, "watch": "true"}
+        """Yield watch events, BOOKMARKs included; raises ApiRequestError(410) on an ERROR event with code 410, and
+        ApiRequestError(0, "Timeout") when the stream stays silent beyond the watch read timeout."""
+        params = {"allowWatchBookmarks": "true", **params, "watch": "true"}
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self._timeout, sock_read=self._watch_read_timeout)
         try:
-            async with self._http().get(self.server + path, params=params) as r:
+            async with self._http().get(self.server + path, params=params, timeout=timeout) as r:
                 if r.status >= 400:
                     data = await r.json()
                     raise ApiRequestError(r.status, str(data.get("reason", "")), str(data.get("message", "")))
@@ -83,5 +93,8 @@ class ApiClient:
                             int(status.get("code", 500)), str(status.get("reason", "")), str(status.get("message", ""))
                         )
                     yield event
+        except TimeoutError as err:  # before ClientError: aiohttp's read timeout is both
+            silent = f"watch of {path} silent for {self._watch_read_timeout:g} s"
+            raise ApiRequestError(0, "Timeout", silent) from err
         except aiohttp.ClientError as err:
             raise ApiRequestError(0, "Unreachable", f"watch of {path} broke: {err}") from err
