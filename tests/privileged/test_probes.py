@@ -23,6 +23,7 @@ from minikube_py.node.prober.results import Kind, Result
 from minikube_py.node.runtime.model import Container, ContainerConfig, PodSandboxConfig
 from minikube_py.node.runtime.runtime import Runtime
 from minikube_py.util.clock import RealClock
+from tests.polling import until
 from tests.privileged.test_lifecycle import _pod as lifecycle_pod
 
 pytestmark = [pytest.mark.root]
@@ -81,16 +82,6 @@ async def run_worker(runtime: Runtime, tmp_path: Path) -> AsyncIterator[Callable
         await asyncio.wait_for(task, 10)
 
 
-async def _until(check: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll until ``check()``; returns the time.monotonic() it first held."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-    return time.monotonic()
-
-
 def _status(worker: PodWorker, name: str) -> types.ContainerStatus:
     return next(s for s in worker.status().container_statuses if s.name == name)
 
@@ -122,17 +113,19 @@ async def test_liveness_http_500_restarts_the_container(
     }
     worker = run_worker(_pod([_server("web", flags, livenessProbe=liveness)]))
     probe = worker.probe_workers[("web", Kind.LIVENESS)]
-    await _until(lambda: [e.result for e in probe.history][-1:] == [Result.SUCCESS], 30, "a successful probe")
+    await until(lambda: [e.result for e in probe.history][-1:] == [Result.SUCCESS], "a successful probe", timeout=30)
     (flags / "sick").touch()
     sick_at = time.time()  # the worker's RealClock: events carry its time
-    await _until(lambda: any(e.reason == "Killing" for e in worker.events), 10, "the Killing event")
+    await until(lambda: any(e.reason == "Killing" for e in worker.events), "the Killing event", timeout=10)
     (flags / "sick").unlink()
     killing = next(e for e in worker.events if e.reason == "Killing")
     # Killed after failureThreshold failures: between (threshold - 1) and threshold periods after the file
     # appeared, plus one period of slack for a loaded machine.
     assert (threshold - 1) * period - 0.2 <= killing.at - sick_at <= (threshold + 1) * period
     # restartCount goes up as the new instance is being started; its Started event comes once it runs.
-    await _until(lambda: sum(e.reason == "Started" for e in worker.events) >= 2, 15, "the restart's Started event")
+    await until(
+        lambda: sum(e.reason == "Started" for e in worker.events) >= 2, "the restart's Started event", timeout=15
+    )
     assert _status(worker, "web").restart_count == 1
     restarted = [e for e in worker.events if e.reason == "Started"][1]
     # The probe's grace (2 s), not the pod's 30 s: the server is PID 1 of its PID namespace, and the kernel
@@ -140,7 +133,7 @@ async def test_liveness_http_500_restarts_the_container(
     assert 2.0 <= restarted.at - killing.at < 4.5
     last = _status(worker, "web").last_state.terminated
     assert last is not None and (last.exit_code, last.reason) == (137, "Error")
-    await _until(lambda: _status(worker, "web").ready, 10, "ready again")
+    await until(lambda: _status(worker, "web").ready, "ready again", timeout=10)
     # The failures that led to the kill (after the restart a probe may still meet a server not yet listening).
     before_kill = worker.events[: worker.events.index(killing)]
     unhealthy = [e for e in before_kill if e.reason == "Unhealthy"]
@@ -158,16 +151,16 @@ async def test_readiness_flips_without_restart(run_worker: Callable[[types.Pod],
     flags.mkdir()
     readiness = {"httpGet": {"path": "/ready", "port": 8080}, "periodSeconds": 1, "failureThreshold": 1}
     worker = run_worker(_pod([_server("web", flags, readinessProbe=readiness)]))
-    await _until(lambda: _condition(worker, "Ready").status == "True", 30, "Ready=True")
+    await until(lambda: _condition(worker, "Ready").status == "True", "Ready=True", timeout=30)
     assert _condition(worker, "ContainersReady").status == "True"
     (flags / "unready").touch()
-    await _until(lambda: _condition(worker, "Ready").status == "False", 15, "Ready=False")
+    await until(lambda: _condition(worker, "Ready").status == "False", "Ready=False", timeout=15)
     ready = _condition(worker, "Ready")
     assert (ready.reason, ready.message) == ("ContainersNotReady", "containers with unready status: [web]")
     assert _condition(worker, "ContainersReady").status == "False"
     assert _status(worker, "web").state.running is not None and not _status(worker, "web").ready
     (flags / "unready").unlink()
-    await _until(lambda: _condition(worker, "Ready").status == "True", 15, "Ready=True again")
+    await until(lambda: _condition(worker, "Ready").status == "True", "Ready=True again", timeout=15)
     assert _status(worker, "web").restart_count == 0
     assert not any(e.reason == "Killing" for e in worker.events)
     assert any(e.message == "Readiness probe failed: HTTP probe failed with statuscode: 503" for e in worker.events)
@@ -235,7 +228,7 @@ async def test_hanging_exec_probe_fails_at_its_timeout_and_leaves_nothing(runtim
             return bool(children) and all(p.status() == psutil.STATUS_ZOMBIE for p in children)
 
         # SIGKILLed, the orphan dies a moment later, and stays a zombie.
-        await _until(only_zombies, 10, "the orphaned grandchild to be a zombie of the container's PID 1")
+        await until(only_zombies, "the orphaned grandchild to be a zombie of the container's PID 1", timeout=10)
     finally:
         prober.close()
         await runtime.remove_pod_sandbox(container.sandbox)
@@ -304,13 +297,13 @@ async def test_startup_probe_gates_liveness_and_restarts_a_container_that_never_
         "startupProbe": {"exec": {"command": ["false"]}, "periodSeconds": period, "failureThreshold": threshold},
     }
     worker = run_worker(_pod([slow, never], terminationGracePeriodSeconds=2))
-    await _until(lambda: _status(worker, "never").state.running is not None, 30, "never running")
-    await _until(lambda: started_flag.exists(), 15, "the started flag")
-    await _until(lambda: bool(_status(worker, "slow").started), 15, "slow started")
-    await _until(
+    await until(lambda: _status(worker, "never").state.running is not None, "never running", timeout=30)
+    await until(lambda: started_flag.exists(), "the started flag", timeout=15)
+    await until(lambda: bool(_status(worker, "slow").started), "slow started", timeout=15)
+    await until(
         lambda: live_log.exists() and bool(worker.probe_history()["slow"]["liveness"]["history"]),
-        15,
         "the first liveness probe",
+        timeout=15,
     )
     assert _status(worker, "slow").ready
     # The gate, from the probes' own history (each entry's time is when that probe began): the startup probe
@@ -321,15 +314,13 @@ async def test_startup_probe_gates_liveness_and_restarts_a_container_that_never_
     startup_success = next(h for h in slow_probes["startup"]["history"] if h["result"] == "Success")
     assert slow_probes["liveness"]["history"][0]["time"] >= startup_success["time"], slow_probes
     # "never": killed after failureThreshold x period of failed startup probes, then restarted.
-    await _until(
-        lambda: any(e.reason == "Killing" and e.container == "never" for e in worker.events), 10, "never killed"
-    )
+    await until(lambda: any(e.reason == "Killing" and e.container == "never" for e in worker.events), "never killed")
     killed = next(e for e in worker.events if e.reason == "Killing" and e.container == "never")
     assert killed.message == "Container never failed startup probe, will be restarted"
     before_kill = worker.events[: worker.events.index(killed)]
     failed = [e for e in before_kill if e.reason == "Unhealthy" and e.container == "never"]
     assert len(failed) == threshold and failed[0].message == "Startup probe failed: "
-    await _until(lambda: _status(worker, "never").restart_count == 1, 10, "never restarted")
+    await until(lambda: _status(worker, "never").restart_count == 1, "never restarted", timeout=10)
     started = next(e for e in worker.events if e.reason == "Started" and e.container == "never")
     # From the container's start to its kill, both events on the worker's clock: threshold periods, one more
     # for the first tick, and one for a tick dropped while a slow probe ran (an exec probe starts a process).

@@ -21,6 +21,7 @@ import pytest
 
 from minikube_py import cluster as cluster_mod
 from minikube_py.node.cgroups import detect
+from tests.polling import until
 
 pytestmark = [pytest.mark.root]
 CLI = str(Path(sys.executable).with_name("minikube-py"))
@@ -64,13 +65,7 @@ class Cluster:
         return next(n for n in os.listdir("/run/netns") if os.stat(f"/run/netns/{n}").st_ino == inode)
 
     async def wait(self, what: str, check: Any, timeout: float = 20.0) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            value = await check()
-            if value:
-                return value
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
-            await asyncio.sleep(0.1)
+        return await until(check, what, timeout=timeout, interval=0.1)
 
 
 def _node_dirs(data_dir: str) -> list[str]:

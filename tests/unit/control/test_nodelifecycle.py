@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -12,6 +12,7 @@ from minikube_py.control import apiserver, errors, nodelifecycle
 from minikube_py.control.registry import RESOURCES
 from minikube_py.control.store import SQLiteStore
 from minikube_py.util.clock import FakeClock
+from tests.polling import until
 
 
 def _node(name: str, heartbeat: float, ready: str = "True") -> dict[str, object]:
@@ -150,7 +151,7 @@ async def test_pressure_taints_follow_node_updates_without_waiting_for_the_monit
     async with running_controller(tmp_path, "d") as (service, clock):
         # The controller's own startup write (the pod CIDR) must land first: a status PUT carrying the
         # resourceVersion from before it would get 409.
-        await _until(lambda: _pod_cidr(service, "d"), "node d to get its pod CIDR")
+        await until(lambda: _pod_cidr(service, "d"), "node d to get its pod CIDR")
 
         async def taints_after(status: str) -> list[str]:
             loop = asyncio.get_running_loop()
@@ -181,7 +182,7 @@ async def test_new_nodes_get_distinct_pod_cidrs_at_once(tmp_path: Path) -> None:
     nodes = RESOURCES["nodes"]
     async with running_controller(tmp_path, "before") as (service, clock):  # "before" exists at start
         # The controller has listed (and allocated) before the new nodes come: they are allocated from its watch.
-        await _until(lambda: _pod_cidr(service, "before"), "node before to get its pod CIDR")
+        await until(lambda: _pod_cidr(service, "before"), "node before to get its pod CIDR")
         for name in ("n1", "n2"):
             await service.create(nodes, "", _node(name, clock.now()))
 
@@ -193,7 +194,7 @@ async def test_new_nodes_get_distinct_pod_cidrs_at_once(tmp_path: Path) -> None:
             got = await cidrs()
             return got if all(got.values()) else None
 
-        got = await _until(all_set, "every node to get a pod CIDR")
+        got = await until(all_set, "every node to get a pod CIDR")
         assert sorted(got.values()) == ["10.244.0.0/24", "10.244.1.0/24", "10.244.2.0/24"], got
         assert (await service.get(nodes, "", "n1"))["spec"]["podCIDRs"] == [got["n1"]]
 
@@ -202,18 +203,6 @@ WAIT = 10.0
 """Seconds a test waits for the controller to act before it fails."""
 
 _T = TypeVar("_T")
-
-
-async def _until(probe: Callable[[], Awaitable[_T | None]], what: str, timeout: float = WAIT) -> _T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await probe()
-        if value:
-            return value
-        assert loop.time() < deadline, f"timed out after {timeout} s waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 async def _pod_cidr(service: apiserver.ApiService, name: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from minikube_py.control import apiserver
 from minikube_py.control import main as control_main
+from tests.polling import until
 
 Client = TestClient[Any, Any]
 
@@ -46,16 +46,6 @@ def pod(name: str, cpu: str) -> dict[str, Any]:
     return {"metadata": {"name": name}, "spec": {"containers": [container]}}
 
 
-async def _wait_for(predicate: Any, timeout: float = 10.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        assert asyncio.get_running_loop().time() < deadline, "timed out"
-        await asyncio.sleep(0.05)
-
-
 async def test_bind_unschedulable_requeue_and_trace(cluster: Client) -> None:
     for n in (node("small", "1"), node("big", "4"), node("cordoned", "8", unschedulable=True)):
         assert (await cluster.post("/api/v1/nodes", json=n)).status == 201
@@ -65,7 +55,7 @@ async def test_bind_unschedulable_requeue_and_trace(cluster: Client) -> None:
         got = await (await cluster.get(f"/api/v1/namespaces/default/pods/{name}")).json()
         return got["spec"].get("nodeName")
 
-    assert await _wait_for(lambda: bound("fits")) == "big"  # LeastAllocated: most room left
+    assert await until(lambda: bound("fits"), "fits bound") == "big"  # LeastAllocated: most room left
     got = await (await cluster.get("/api/v1/namespaces/default/pods/fits")).json()
     scheduled = next(c for c in got["status"]["conditions"] if c["type"] == "PodScheduled")
     assert scheduled["status"] == "True"
@@ -79,7 +69,7 @@ async def test_bind_unschedulable_requeue_and_trace(cluster: Client) -> None:
         got = await (await cluster.get("/api/v1/namespaces/default/pods/huge")).json()
         return next((c for c in got["status"].get("conditions", []) if c["type"] == "PodScheduled"), None)
 
-    cond = await _wait_for(unschedulable)
+    cond = await until(unschedulable, "PodScheduled=False")
     assert (cond["status"], cond["reason"]) == ("False", "Unschedulable")
     assert cond["message"] == "0/3 nodes are available: 1 node(s) were unschedulable, 2 Insufficient cpu."
 
@@ -87,11 +77,11 @@ async def test_bind_unschedulable_requeue_and_trace(cluster: Client) -> None:
         params = {"fieldSelector": "reason=FailedScheduling"}
         return list((await (await cluster.get("/api/v1/namespaces/default/events", params=params)).json())["items"])
 
-    events = await _wait_for(failed_event)  # the event follows the condition write
+    events = await until(failed_event, "the FailedScheduling event")  # the event follows the condition write
     assert events[0]["message"] == cond["message"]
     # A node with room arrives: the pod is requeued and bound.
     assert (await cluster.post("/api/v1/nodes", json=node("giant", "16"))).status == 201
-    assert await _wait_for(lambda: bound("huge"), timeout=15) == "giant"
+    assert await until(lambda: bound("huge"), "huge bound", timeout=15) == "giant"
 
 
 async def test_metrics_count_requests_and_scheduling(cluster: Client) -> None:
@@ -102,7 +92,7 @@ async def test_metrics_count_requests_and_scheduling(cluster: Client) -> None:
         got = await (await cluster.get("/api/v1/namespaces/default/pods/m")).json()
         return bool(got["spec"].get("nodeName"))
 
-    await _wait_for(bound)
+    await until(bound, "the pod bound")
     attempt = 'scheduler_schedule_attempts_total{profile="default-scheduler",result="scheduled"} 1.0'
 
     async def metrics_text() -> str | None:
@@ -110,7 +100,7 @@ async def test_metrics_count_requests_and_scheduling(cluster: Client) -> None:
         text = await (await cluster.get("/metrics")).text()
         return text if attempt in text else None
 
-    text = await _wait_for(metrics_text)
+    text = await until(metrics_text, "the attempt in /metrics")
     assert 'apiserver_request_total{code="201",resource="pods",verb="post"} 1.0' in text
     assert "scheduler_scheduling_algorithm_duration_seconds_count 1.0" in text
 
@@ -138,7 +128,7 @@ async def test_the_trace_is_readable_before_the_binding_is_written(tmp_path: Pat
             got = await (await client.get("/api/v1/namespaces/default/pods/p")).json()
             return got["spec"].get("nodeName")
 
-        assert await _wait_for(bound) == "n1"
+        assert await until(bound, "the pod bound") == "n1"
         assert len(seen_at_bind) == 1 and seen_at_bind[0] is not None
         assert (seen_at_bind[0]["result"], seen_at_bind[0]["node"]) == ("Scheduled", "n1")
         assert seen_at_bind[0]["trace"]["selected"] == "n1"

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from minikube_py.node.eviction.notifier import (
 )
 from minikube_py.node.eviction.types import EvictionConfig
 from minikube_py.node.signals import SignalReader
+from tests.polling import until
 
 Mi = 1 << 20
 CAPACITY = 512 * Mi
@@ -387,28 +387,19 @@ async def test_a_kernel_notification_refreshes_and_looks_at_once(tmp_path: Path)
     assert rig.driver.live() == [] and rig.watcher._usage_fd == -1  # cancelled: everything closed
 
 
-async def _until(condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    """Let the loop run until ``condition()`` holds; fail after ``timeout`` seconds (real time: the sampler sleeps)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, f"timed out after {timeout} s waiting for {what}"
-        await asyncio.sleep(0.005)
-
-
 async def test_run_samples_refreshes_and_stops(tmp_path: Path) -> None:
     rig = Rig(tmp_path, sample_interval=0.01, refresh_interval=10.0)
     stop = asyncio.Event()
     task = asyncio.create_task(rig.watcher.run(stop))
-    await _until(lambda: rig.watcher.samples >= 3, "3 samples")
+    await until(lambda: rig.watcher.samples >= 3, "3 samples")
     assert rig.driver.stats_calls == 1 and rig.woke == 0
     rig.available(100 * Mi)  # crosses both thresholds between two samples: one wake
-    await _until(lambda: rig.woke >= 1, "the wake")
+    await until(lambda: rig.woke >= 1, "the wake")
     samples = rig.watcher.samples
-    await _until(lambda: rig.watcher.samples >= samples + 3, "3 more samples")
+    await until(lambda: rig.watcher.samples >= samples + 3, "3 more samples")
     assert rig.woke == 1  # still below both thresholds: no further wake
     rig.clock.now += 10.0
-    await _until(lambda: rig.driver.stats_calls >= 2, "the refresh")
+    await until(lambda: rig.driver.stats_calls >= 2, "the refresh")
     assert rig.driver.stats_calls == 2  # the refresh interval re-reads inactive_file
     stop.set()
     await asyncio.wait_for(task, 5.0)

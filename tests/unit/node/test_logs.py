@@ -11,7 +11,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from minikube_py.node.runtime.logs import (
     read_log,
     rotated_log_files,
 )
+from tests.polling import until
 
 T0 = calendar.timegm((2016, 10, 6, 0, 17, 9, 0, 0, 0))  # 2016-10-06T00:17:09Z
 
@@ -395,14 +395,6 @@ def test_partial_line_across_a_rotation_is_joined(tmp_path: Path) -> None:
 # -- follow -------------------------------------------------------------------------------------------
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out"
-        await asyncio.sleep(0.005)
-
-
 async def collect(path: Path, stop: asyncio.Event, out: list[bytes], **kwargs: object) -> None:
     async for line in follow_log(str(path), poll_interval=0.01, stop=stop, **kwargs):  # type: ignore[arg-type]
         out.append(line)
@@ -415,17 +407,17 @@ async def test_follow_sees_appended_lines_and_survives_rotation(tmp_path: Path) 
     stop = asyncio.Event()
     got: list[bytes] = []
     task = asyncio.create_task(collect(path, stop, got))
-    await wait_until(lambda: got == [b"before\n"])
+    await until(lambda: got == [b"before\n"], "the followed lines")
     writer.write("stdout", b"after 1\n")
     writer.write("stderr", b"after 2\n")
-    await wait_until(lambda: len(got) == 3)
+    await until(lambda: len(got) == 3, "the followed lines")
     rotations = writer.rotations
     for i in range(4):  # ~50 bytes a record: rotates
         writer.write("stdout", f"rotating {i}\n".encode())
         await asyncio.sleep(0.03)
     assert writer.rotations > rotations
     writer.write("stdout", b"in the new file\n")
-    await wait_until(lambda: got[-1:] == [b"in the new file\n"])
+    await until(lambda: got[-1:] == [b"in the new file\n"], "the followed lines")
     stop.set()
     await asyncio.wait_for(task, 5)
     assert got == [
@@ -445,12 +437,12 @@ async def test_follow_catches_up_after_several_rotations_between_polls(tmp_path:
     stop = asyncio.Event()
     got: list[bytes] = []
     task = asyncio.create_task(collect(path, stop, got))
-    await wait_until(lambda: got == [b"first\n"])
+    await until(lambda: got == [b"first\n"], "the followed lines")
     burst = [f"burst {i:03d}\n".encode() for i in range(60)]
     for line in burst:  # no await: all of it, and ~10 rotations, before the follower polls again
         writer.write("stdout", line)
     assert writer.rotations >= 5
-    await wait_until(lambda: got[-1:] == [burst[-1]])
+    await until(lambda: got[-1:] == [burst[-1]], "the followed lines")
     stop.set()
     await asyncio.wait_for(task, 5)
     assert got == [b"first\n", *burst]
@@ -464,11 +456,11 @@ async def test_follow_tail_filters_and_flush_at_stop(tmp_path: Path) -> None:
     stop = asyncio.Event()
     got: list[bytes] = []
     task = asyncio.create_task(collect(path, stop, got, tail=1, timestamps=True, streams=("stdout",)))
-    await wait_until(lambda: len(got) == 1)
+    await until(lambda: len(got) == 1, "the followed lines")
     writer.write("stderr", b"hidden\n")
     writer.write("stdout", b"four\nno newline")
     writer.close_stream("stdout")
-    await wait_until(lambda: len(got) == 2)
+    await until(lambda: len(got) == 2, "the followed lines")
     stop.set()
     await asyncio.wait_for(task, 5)
     assert got == [
@@ -485,7 +477,7 @@ async def test_follow_reads_an_unterminated_record_when_stopping(tmp_path: Path)
     stop = asyncio.Event()
     got: list[bytes] = []
     task = asyncio.create_task(collect(path, stop, got))
-    await wait_until(lambda: got == [b"whole\n"])
+    await until(lambda: got == [b"whole\n"], "the followed lines")
     with path.open("ab") as file:  # a record cut short (a writer that died mid-write)
         file.write(b"2016-10-06T00:17:10Z stderr F cut sho")
     await asyncio.sleep(0.05)
@@ -501,7 +493,7 @@ async def test_follow_ends_at_limit_bytes(tmp_path: Path) -> None:
     writer.write("stdout", b"abc\n")
     got: list[bytes] = []
     task = asyncio.create_task(collect(path, asyncio.Event(), got, limit_bytes=6))
-    await wait_until(lambda: got == [b"abc\n"])
+    await until(lambda: got == [b"abc\n"], "the followed lines")
     writer.write("stdout", b"defgh\n")
     await asyncio.wait_for(task, 5)  # ends by itself: the limit is reached
     assert got == [b"abc\n", b"de"]
