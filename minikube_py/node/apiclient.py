@@ -93,6 +93,8 @@ class ApiClient:
                             int(status.get("code", 500)), str(status.get("reason", "")), str(status.get("message", ""))
                         )
                     yield event
+        except aiohttp.ConnectionTimeoutError as err:
+            raise ApiRequestError(0, "Unreachable", f"cannot reach the API server at {self.server}: {err}") from err
         except TimeoutError as err:  # before ClientError: aiohttp's read timeout is both
             silent = f"watch of {path} silent for {self._watch_read_timeout:g} s"
             raise ApiRequestError(0, "Timeout", silent) from err
